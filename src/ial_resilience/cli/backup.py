@@ -1,0 +1,8 @@
+"""``ialr backup`` and ``ialr recovery``: backups proven by restore, recovery drills."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Backups: run, list, verify (by real restore), restore, prune.", no_args_is_help=True)
+recovery_app = typer.Typer(help="Recovery drills that measure RTO and RPO.", no_args_is_help=True)
