@@ -12,8 +12,8 @@ The tree::
     │   ├── AgentUnreachable       nothing answers at the agent's address
     │   ├── AgentAuthError         the agent refused the token (401/403)
     │   ├── AgentProtocolError     the agent answered something that is not its protocol
-    │   └── FaultRejected          the provider refused one fault (bounds, unknown target)
-    ├── StoreError                 exit 5  the telemetry / history store is locked, missing or corrupt
+    │   └── FaultRejected          the provider refused one fault (bounds, target)
+    ├── StoreError                 exit 5  the telemetry or history store is unusable
     └── BackupError                exit 5  a backup, verify or restore step failed
 
 Every error carries a ``hint``: what the user should do next. The CLI catches ``IalrError`` once

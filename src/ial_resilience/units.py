@@ -1,4 +1,4 @@
-"""Durations and sizes as people write them in files and flags: ``250ms``, ``30s``, ``5m``, ``64MiB``.
+"""Durations and sizes as people write them: ``250ms``, ``30s``, ``5m``, ``64MiB``.
 
 Parsers raise ``ValueError`` with a message that says what is expected; callers that know the
 file and line wrap it into a :class:`~ial_resilience.errors.SpecError`.
@@ -9,7 +9,15 @@ from __future__ import annotations
 import re
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h|d)\s*$")
-_DURATION_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_UNITS = {
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+}
 DURATION_FORM = "a duration such as 250ms, 30s, 5m or 1h"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|k|K|M|G)?\s*$")
@@ -51,7 +59,7 @@ def format_duration(seconds: float) -> str:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
         return f"{seconds:.1f}s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}m{rest:02d}s"
 
 

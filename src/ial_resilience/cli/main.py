@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.console import Console
 from typer._click.exceptions import NoArgsIsHelpError
 from typer.exceptions import TyperException
-from rich.console import Console
 
 from ial_resilience import __version__
 from ial_resilience.cli import agent, backup, chaos, demo
