@@ -1,0 +1,1 @@
+"""Faults: the provider-neutral vocabulary and the local injectors."""
