@@ -1,0 +1,157 @@
+"""The agent process: state files, the control API on 127.0.0.1, clean exit on signals.
+
+Lifecycle: create the state dir (0700) → refuse if a live agent already owns it → write a fresh
+``agent.token`` (0600 from creation) → bind 127.0.0.1:PORT → write ``agent.json`` (url, pid)
+→ serve → on SIGTERM/SIGINT: stop serving, revert every fault, stop every link and every
+spawned process, remove ``agent.json``. Every state-changing request is logged to
+``agent.log`` and stderr.
+
+``python -m ial_resilience.agent.daemon --state-dir DIR --port 0`` runs it (tests use this).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import psutil
+import uvicorn
+
+from ial_resilience.agent.api import build_app
+from ial_resilience.agent.errors import Conflict
+from ial_resilience.agent.service import Agent
+from ial_resilience.agent.state import (
+    LOG_FILE,
+    AgentInfo,
+    ensure_state_dir,
+    read_agent_info,
+    remove_agent_info,
+    resolve_state_dir,
+    write_agent_info,
+    write_token,
+)
+from ial_resilience.errors import AgentUnreachable, IalrError, InputError
+
+LOOPBACK = "127.0.0.1"
+log = logging.getLogger("ialr.agent")
+
+
+def check_bind_host(host: str) -> None:
+    """The control API listens on loopback only; anything else is refused."""
+    if host != LOOPBACK:
+        raise InputError(
+            f"the agent serves its control API on {LOOPBACK} only; {host!r} is refused",
+            hint=f"drop --host or pass --host {LOOPBACK}",
+        )
+
+
+def refuse_if_running(state_dir: Path) -> None:
+    """A live agent already owns this state dir → :class:`Conflict`; a stale file is ignored."""
+    try:
+        info = read_agent_info(state_dir)
+    except AgentUnreachable:
+        return
+    if info.pid != os.getpid() and psutil.pid_exists(info.pid):
+        raise Conflict(
+            f"an agent already runs for {state_dir} (pid {info.pid}, {info.url})",
+            hint="stop it (kill -TERM its pid) or pass another --state-dir",
+        )
+
+
+def setup_logging(state_dir: Path) -> None:
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    formatter = logging.Formatter("%(asctime)s %(levelname)s ialr-agent: %(message)s")
+    for handler in (logging.FileHandler(state_dir / LOG_FILE), logging.StreamHandler(sys.stderr)):
+        handler.setFormatter(formatter)
+        log.addHandler(handler)
+
+
+def bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((LOOPBACK, port))
+    except OSError as error:
+        sock.close()
+        reason = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be bound ({error})"
+        raise InputError(
+            f"port {port} on {LOOPBACK} {reason}", hint="pass --port 0 to pick a free port"
+        ) from error
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
+
+
+def _serve(agent: Agent, token: str, sock: socket.socket) -> None:
+    config = uvicorn.Config(
+        build_app(agent, token, log),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=3,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the signal that stopped it once it is done; our own handler makes that
+    # harmless so the cleanup below always runs.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    server.run(sockets=[sock])
+
+
+def run_agent(
+    state_dir: Path | None = None,
+    port: int = 0,
+    host: str = LOOPBACK,
+    system: Path | None = None,
+) -> int:
+    """Run the agent in the foreground until SIGTERM/SIGINT; returns the exit code."""
+    check_bind_host(host)
+    directory = ensure_state_dir(resolve_state_dir(state_dir))
+    refuse_if_running(directory)
+    setup_logging(directory)
+    sock = bind(port)
+    token = write_token(directory)
+    agent = Agent(directory)
+    agent.start()
+    url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
+    try:
+        if system is not None:
+            from ial_resilience.agent.system import apply_system
+
+            apply_system(agent, system)
+        write_agent_info(directory, AgentInfo(url=url, pid=os.getpid()))
+        log.info("agent %s serving %s (state %s)", os.getpid(), url, directory)
+        _serve(agent, token, sock)
+    finally:
+        reverted = agent.shutdown()
+        remove_agent_info(directory, os.getpid())
+        sock.close()
+        log.info("agent stopped; reverted %d fault(s)", len(reverted))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ial_resilience.agent.daemon")
+    parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default=LOOPBACK)
+    parser.add_argument("--system", type=Path, default=None)
+    args = parser.parse_args(argv)
+    try:
+        return run_agent(args.state_dir, args.port, args.host, args.system)
+    except IalrError as error:
+        print(f"Error: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"Hint: {error.hint}", file=sys.stderr)
+        return int(error.exit_code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

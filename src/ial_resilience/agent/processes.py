@@ -1,0 +1,276 @@
+"""Processes the agent knows by name: spawned by it, or adopted by pid.
+
+Rules (documented in docs/INTERFACES.md §2 and the agent guide):
+
+- a *spawned* process is started by the agent with ``argv`` (``env`` is added to the agent's
+  environment, ``cwd`` optional); stdout and stderr go to ``<state>/logs/<name>.log``. The
+  agent can start it again (``restart`` fault, revert of a ``kill``) and stops it when the
+  agent exits;
+- an *adopted* process is someone else's (``pid``); the agent signals it but never starts it
+  again and leaves it running when the agent exits;
+- killing a process never deletes its registration: ``alive`` turns false and ``pid`` keeps the
+  last pid, so a later respawn or a status query still finds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from ial_resilience.agent.errors import Conflict, NotFound
+from ial_resilience.errors import FaultRejected, InputError
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+STOP_GRACE_S = 5.0
+POLL_S = 0.01
+
+
+class Origin(StrEnum):
+    SPAWNED = "spawned"
+    ADOPTED = "adopted"
+
+
+@dataclass
+class ManagedProcess:
+    """One named process. Mutable: ``pid``, ``popen`` and ``restarts`` change on respawn."""
+
+    name: str
+    origin: Origin
+    pid: int
+    argv: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    popen: subprocess.Popen[bytes] | None = None
+    create_time: float = 0.0
+    restarts: int = 0
+    paused: bool = False
+
+
+def wait_until(predicate: Any, timeout: float) -> bool:
+    """Poll ``predicate()`` until it is true or ``timeout`` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_S)
+
+
+def _check_name(name: str) -> None:
+    if not NAME_PATTERN.match(name):
+        raise InputError(
+            f"process name {name!r} is not allowed; expected 1-64 letters, digits, '.', '_' or '-'"
+            " starting with a letter or digit"
+        )
+
+
+class ProcessTable:
+    """The agent's named processes. Thread-safe."""
+
+    def __init__(self, logs_dir: Path) -> None:
+        self._logs_dir = logs_dir
+        self._lock = threading.Lock()
+        self._processes: dict[str, ManagedProcess] = {}
+
+    # registration -------------------------------------------------------------------------
+
+    def spawn(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> ManagedProcess:
+        """Start ``argv`` and register it under ``name``."""
+        _check_name(name)
+        if not argv or not all(isinstance(arg, str) and arg for arg in argv):
+            raise InputError(
+                f"process {name!r}: argv must be a non-empty list of non-empty strings"
+            )
+        if cwd is not None and not Path(cwd).is_dir():
+            raise InputError(f"process {name!r}: cwd {cwd} is not a directory")
+        process = ManagedProcess(
+            name=name, origin=Origin.SPAWNED, pid=0, argv=tuple(argv), env=dict(env or {}), cwd=cwd
+        )
+        with self._lock:
+            self._reserve(name)
+            try:
+                self._start(process)
+            except BaseException:
+                del self._processes[name]
+                raise
+            self._processes[name] = process
+        return process
+
+    def adopt(self, name: str, pid: int) -> ManagedProcess:
+        """Register an existing process by pid (the agent will signal it, never start it)."""
+        _check_name(name)
+        if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 1 or pid == os.getpid():
+            raise InputError(
+                f"process {name!r}: pid {pid!r} cannot be adopted; give another process's pid"
+            )
+        try:
+            info = psutil.Process(pid)
+            argv = tuple(info.cmdline())
+            create_time = info.create_time()
+        except psutil.NoSuchProcess as error:
+            raise NotFound(f"process {name!r}: no process with pid {pid}") from error
+        except psutil.AccessDenied as error:
+            raise InputError(f"process {name!r}: pid {pid} belongs to another user") from error
+        process = ManagedProcess(
+            name=name, origin=Origin.ADOPTED, pid=pid, argv=argv, create_time=create_time
+        )
+        with self._lock:
+            self._reserve(name)
+            self._processes[name] = process
+        return process
+
+    def _reserve(self, name: str) -> None:
+        if name in self._processes:
+            raise Conflict(
+                f"a process named {name!r} is already registered (pid {self._processes[name].pid})"
+            )
+        self._processes[name] = ManagedProcess(name=name, origin=Origin.SPAWNED, pid=0)
+
+    def _start(self, process: ManagedProcess) -> None:
+        log_path = self._logs_dir / f"{process.name}.log"
+        try:
+            with open(log_path, "ab") as log:
+                popen = subprocess.Popen(
+                    list(process.argv),
+                    env={**os.environ, **process.env},
+                    cwd=process.cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        except OSError as error:
+            raise InputError(
+                f"process {process.name!r}: cannot start {process.argv[0]!r}: {error.strerror}"
+            ) from error
+        process.popen = popen
+        process.pid = popen.pid
+        process.paused = False
+        try:
+            process.create_time = psutil.Process(popen.pid).create_time()
+        except psutil.Error:
+            process.create_time = 0.0
+
+    # queries ------------------------------------------------------------------------------
+
+    def get(self, name: str) -> ManagedProcess:
+        with self._lock:
+            process = self._processes.get(name)
+        if process is None or process.pid == 0:
+            raise NotFound(f"no process named {name!r}; register it with POST /v1/processes first")
+        return process
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return [name for name, process in self._processes.items() if process.pid]
+
+    def is_alive(self, process: ManagedProcess) -> bool:
+        if process.popen is not None:
+            return process.popen.poll() is None
+        try:
+            info = psutil.Process(process.pid)
+            same = not process.create_time or abs(info.create_time() - process.create_time) < 0.01
+            return same and info.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    def snapshot(self, process: ManagedProcess) -> dict[str, Any]:
+        return {
+            "name": process.name,
+            "pid": process.pid,
+            "argv": list(process.argv),
+            "alive": self.is_alive(process),
+            "restarts": process.restarts,
+            "paused": process.paused,
+            "origin": str(process.origin),
+        }
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        return [self.snapshot(self.get(name)) for name in self.names()]
+
+    # actions ------------------------------------------------------------------------------
+
+    def send(self, process: ManagedProcess, signum: int) -> None:
+        """Send a signal; a process that is already gone → :class:`FaultRejected`."""
+        if not self.is_alive(process):
+            raise FaultRejected(f"process {process.name!r} (pid {process.pid}) is not running")
+        try:
+            os.kill(process.pid, signum)
+        except ProcessLookupError as error:
+            raise FaultRejected(f"process {process.name!r} (pid {process.pid}) is gone") from error
+        except PermissionError as error:
+            raise FaultRejected(
+                f"process {process.name!r} (pid {process.pid}): not permitted to signal it"
+            ) from error
+
+    def wait_exit(self, process: ManagedProcess, timeout: float) -> int | None:
+        """Wait until the process is gone; its exit status if the agent is its parent."""
+        if process.popen is not None:
+            try:
+                return process.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        wait_until(lambda: not self.is_alive(process), timeout)
+        return None
+
+    def is_stopped(self, process: ManagedProcess) -> bool:
+        try:
+            return psutil.Process(process.pid).status() == psutil.STATUS_STOPPED
+        except psutil.Error:
+            return False
+
+    def terminate(self, process: ManagedProcess, grace: float = STOP_GRACE_S) -> int | None:
+        """SIGTERM (and SIGCONT if paused), then SIGKILL after ``grace`` seconds."""
+        if not self.is_alive(process):
+            return self.wait_exit(process, 0)
+        for signum in (signal.SIGTERM, signal.SIGCONT):
+            _quiet_kill(process.pid, signum)
+        status = self.wait_exit(process, grace)
+        if self.is_alive(process):
+            _quiet_kill(process.pid, signal.SIGKILL)
+            status = self.wait_exit(process, grace)
+        process.paused = False
+        return status
+
+    def respawn(self, process: ManagedProcess) -> int:
+        """Start a spawned process again with the same argv; returns the new pid."""
+        if process.origin is not Origin.SPAWNED:
+            raise FaultRejected(
+                f"process {process.name!r} was adopted by pid, so the agent cannot start it again",
+                hint="register it with argv (POST /v1/processes with argv) to allow restarts",
+            )
+        if self.is_alive(process):
+            raise FaultRejected(f"process {process.name!r} is still running (pid {process.pid})")
+        self._start(process)
+        process.restarts += 1
+        return process.pid
+
+    def stop_spawned(self) -> None:
+        """Stop every process the agent spawned (at agent exit); adopted ones are left alone."""
+        with self._lock:
+            spawned = [p for p in self._processes.values() if p.origin is Origin.SPAWNED and p.pid]
+        for process in spawned:
+            self.terminate(process, grace=2.0)
+
+
+def _quiet_kill(pid: int, signum: int) -> None:
+    with contextlib.suppress(OSError):
+        os.kill(pid, signum)
