@@ -1,0 +1,66 @@
+"""Results of AWS recovery drills, written where the local drills write theirs.
+
+One JSON file per drill under ``$IALR_STATE_DIR`` (or ``~/.local/state/ialr``)
+``/history/recovery/``, with the fields every drill shares: ``scenario``, ``started`` (ISO 8601
+UTC), ``rto_s``, ``rpo_s`` (``null`` when not measured), ``passed``, ``details``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ial_resilience.errors import StoreError
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    scenario: str
+    started: str
+    rto_s: float | None
+    rpo_s: float | None
+    passed: bool
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def state_dir() -> Path:
+    configured = os.environ.get("IALR_STATE_DIR")
+    return Path(configured) if configured else Path.home() / ".local" / "state" / "ialr"
+
+
+def history_dir() -> Path:
+    return state_dir() / "history" / "recovery"
+
+
+def record(result: DrillResult, directory: Path | None = None) -> Path:
+    """Write ``result`` atomically (temporary file, then rename); returns the file written."""
+    target_dir = directory or history_dir()
+    stamp = re.sub(r"[^0-9A-Za-z]", "", result.started)
+    path = target_dir / f"{stamp}-{result.scenario}.json"
+    temporary = path.with_suffix(".json.tmp")
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(result.as_json(), indent=2, sort_keys=True) + "\n")
+        temporary.replace(path)
+    except OSError as error:
+        raise StoreError(
+            f"cannot write the drill result to {path}: {error.strerror or error}",
+            hint="make the directory writable or set IALR_STATE_DIR to a writable directory",
+        ) from error
+    return path
