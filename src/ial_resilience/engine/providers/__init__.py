@@ -1,0 +1,1 @@
+"""Providers: ``local`` (the agent) and ``memory`` (an in-process double for tests)."""

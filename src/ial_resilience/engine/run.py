@@ -1,0 +1,450 @@
+"""The run lifecycle, as named phases emitting events to observers.
+
+validate → safety → plan (dry run stops here) → steady state before → ledger → method (faults
+applied on schedule; method probes and guardrails sampled concurrently; reverts at the end of
+each duration, on a guardrail breach, on Ctrl-C/SIGTERM, on a provider error) → recovery →
+steady state after → journal. Reverts run in ``finally`` and only for what was applied.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ial_resilience.engine import journal as journal_mod
+from ial_resilience.engine import plan as plan_mod
+from ial_resilience.engine import safety
+from ial_resilience.engine.hypothesis import Verdict
+from ial_resilience.engine.ledger import Ledger, LedgerEvent
+from ial_resilience.engine.lock import RunLock
+from ial_resilience.engine.model import (
+    AppliedFault,
+    Event,
+    EventKind,
+    Evidence,
+    FaultOutcome,
+    Phase,
+    PlannedFault,
+    RevertReason,
+    RunStatus,
+)
+from ial_resilience.engine.plan import Plan
+from ial_resilience.engine.provider import Provider
+from ial_resilience.engine.samples import DEFAULT_CAP, SampleRecorder
+from ial_resilience.engine.sampling import (
+    Breach,
+    CheckSpec,
+    GuardrailMonitor,
+    MethodProbe,
+    RecoveryResult,
+    Sampler,
+    sample_rounds,
+    watch_recovery,
+)
+from ial_resilience.errors import ProviderError
+from ial_resilience.probes.base import Probe
+
+
+class Observer(Protocol):
+    def on_event(self, event: Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    state_dir: Path
+    journal_path: Path | None = None
+    experiment_file: Path | None = None
+    dry_run: bool = False
+    allow_production: bool = False
+    policy: safety.Policy = field(default_factory=safety.Policy)
+    system: str = "local"
+    run_id: str | None = None
+    sample_cap: int = DEFAULT_CAP
+
+
+@dataclass
+class RunRecord:
+    """Everything the journal needs, filled in phase by phase."""
+
+    plan: Plan
+    options: RunOptions
+    t0_mono: float
+    t0_wall: float
+    events: list[Event] = field(default_factory=list)
+    recorders: dict[str, SampleRecorder] = field(default_factory=dict)
+    before: list[Verdict] = field(default_factory=list)
+    during: list[Verdict] = field(default_factory=list)
+    after: list[Verdict] = field(default_factory=list)
+    recovery: RecoveryResult | None = None
+    outcomes: dict[int, FaultOutcome] = field(default_factory=dict)
+    breach: Breach | None = None
+    time_to_abort_ms: float | None = None
+    status: RunStatus | None = None
+    reason: str = ""
+    complete: bool = False
+    interrupted: bool = False
+    error: str | None = None
+    dropped_events: int = 0
+    ended_wall: float | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: RunStatus
+    reason: str
+    plan: Plan
+    journal: dict[str, Any]
+    journal_path: Path | None
+
+
+ProbeFactory = Callable[[Any], Probe]
+
+
+def _default_probe_factory(spec: Any) -> Probe:
+    from ial_resilience.probes.factory import build_probe
+
+    return build_probe(spec)
+
+
+class Run:
+    """One execution of an experiment through a provider."""
+
+    def __init__(
+        self,
+        experiment: Any,
+        provider: Provider,
+        options: RunOptions,
+        *,
+        observers: Sequence[Observer] = (),
+        probe_factory: ProbeFactory = _default_probe_factory,
+    ) -> None:
+        self.experiment = experiment
+        self.provider = provider
+        self.options = options
+        self.observers = list(observers)
+        self.probe_factory = probe_factory
+        self.stop = threading.Event()
+        self._probes: list[Probe] = []
+        self._events_before_record: list[Event] = []
+        self.record: RunRecord | None = None
+
+    # -- events ---------------------------------------------------------------------------
+    def emit(self, phase: Phase, kind: EventKind, message: str, **data: Any) -> None:
+        event = Event.now(phase, kind, message, data)
+        (self.record.events if self.record else self._events_before_record).append(event)
+        for observer in self.observers:
+            try:
+                observer.on_event(event)
+            except Exception:  # an observer never breaks the run; it is counted
+                if self.record:
+                    self.record.dropped_events += 1
+
+    # -- phases before anything is touched ------------------------------------------------
+    def prepare(self) -> Plan:
+        """validate → safety → plan; raises InputError/SafetyRefusal/ProviderError."""
+        self.emit(Phase.VALIDATE, EventKind.PHASE_START, "validating against the provider")
+        plan_mod.validate(self.experiment, self.provider)
+        targets = self.provider.resolve_targets(self.experiment)
+        self.emit(Phase.SAFETY, EventKind.PHASE_START, "checking the safety policy")
+        pairs = [(step.fault, targets[step.target]) for step in self.experiment.method]
+        safety.check(
+            self.options.policy,
+            self.experiment.environment,
+            pairs,
+            allow_production=self.options.allow_production,
+        )
+        run_id = self.options.run_id or plan_mod.new_run_id(self.experiment.title)
+        plan = plan_mod.make_plan(self.experiment, self.provider, targets, run_id)
+        self.emit(Phase.PLAN, EventKind.PHASE_END, f"{len(plan.faults)} fault(s) planned")
+        return plan
+
+    def execute(self) -> RunResult:
+        plan = self.prepare()
+        if self.options.dry_run:
+            return RunResult(RunStatus.PASSED, "dry run: nothing applied", plan, {}, None)
+        with RunLock(self.options.state_dir, self.options.system, plan.title):
+            self.provider.check_ready()
+            return self._execute(plan)
+
+    def _execute(self, plan: Plan) -> RunResult:
+        record = RunRecord(plan, self.options, time.monotonic(), time.time())
+        record.events.extend(self._events_before_record)
+        self.record = record
+        path = self.options.journal_path
+        try:
+            steady = self._checks("steady_state", self.experiment.steady_state)
+            self._steady_state_before(record, steady)
+            if not record.before or all(v.holds for v in record.before):
+                self._with_ledger(record, path, steady)
+        except KeyboardInterrupt:
+            record.interrupted = True
+            self.emit(Phase.METHOD, EventKind.INTERRUPTED, "interrupted (Ctrl-C/SIGTERM)")
+        finally:
+            self.stop.set()
+            for probe in self._probes:
+                probe.close()
+        record.status, record.reason = decide_status(record)
+        record.complete = not record.interrupted
+        record.ended_wall = time.time()
+        self.emit(Phase.JOURNAL, EventKind.PHASE_END, f"status {record.status.value}")
+        document = journal_mod.build(record)
+        if path is not None:
+            journal_mod.write_atomic(path, document)
+        return RunResult(record.status, record.reason, plan, document, path)
+
+    def _with_ledger(self, record: RunRecord, path: Path | None, steady: list[CheckSpec]) -> None:
+        ledger = Ledger(self.options.state_dir, record.plan.run_id)
+        try:
+            if path is not None:
+                journal_mod.write_atomic(path, journal_mod.build(record))  # complete: false
+            self._method(record, ledger)
+        finally:
+            ledger.close()
+        if record.interrupted or not any(o.applied for o in record.outcomes.values()):
+            return
+        if record.error is None:
+            self._recovery(record, steady)
+            self._steady_state_after(record, steady)
+
+    # -- probes ---------------------------------------------------------------------------
+    def _checks(self, section: str, checks: Sequence[Any]) -> list[CheckSpec]:
+        specs = []
+        for index, check in enumerate(checks):
+            label = f"{section}[{index}] {check.probe.label}"
+            probe = self.probe_factory(check.probe)
+            self._probes.append(probe)
+            recorder = self._recorder(label)
+            samples = int(getattr(check, "samples", 1))
+            specs.append(CheckSpec(label, probe, samples, check.every, check.tolerance, recorder))
+        return specs
+
+    def _recorder(self, label: str) -> SampleRecorder:
+        assert self.record is not None
+        recorder = SampleRecorder(self.record.t0_mono, cap=self.options.sample_cap)
+        self.record.recorders[label] = recorder
+        return recorder
+
+    def _steady_state_before(self, record: RunRecord, steady: list[CheckSpec]) -> None:
+        self.emit(Phase.STEADY_STATE_BEFORE, EventKind.PHASE_START, "sampling the steady state")
+        record.before = sample_rounds(steady, self.stop)
+        self._emit_verdicts(Phase.STEADY_STATE_BEFORE, record.before)
+
+    def _steady_state_after(self, record: RunRecord, steady: list[CheckSpec]) -> None:
+        self.emit(Phase.STEADY_STATE_AFTER, EventKind.PHASE_START, "sampling the steady state")
+        record.after = sample_rounds(steady, self.stop)
+        self._emit_verdicts(Phase.STEADY_STATE_AFTER, record.after)
+
+    def _emit_verdicts(self, phase: Phase, verdicts: Sequence[Verdict]) -> None:
+        for verdict in verdicts:
+            self.emit(phase, EventKind.HYPOTHESIS, verdict.describe(), holds=verdict.holds)
+
+    # -- method ---------------------------------------------------------------------------
+    def _method(self, record: RunRecord, ledger: Ledger) -> None:
+        self.emit(Phase.METHOD, EventKind.PHASE_START, "applying faults")
+        abort = threading.Event()
+        stop = threading.Event()
+        method_probes = [MethodProbe(c) for c in self._checks("probes", self.experiment.probes)]
+        monitors, samplers = self._guardrails(record, abort, stop)
+        samplers += [
+            Sampler(m.check.probe, m.check.every, m.check.recorder, m.on_sample, stop)
+            for m in method_probes
+        ]
+        for sampler in samplers:
+            sampler.start()
+        active: dict[int, AppliedFault] = {}
+        reason = RevertReason.ERROR
+        try:
+            reason = self._schedule(record, ledger, active, abort)
+        except ProviderError as error:
+            record.error = error.message
+            self.emit(Phase.METHOD, EventKind.FAULT_FAILED, error.message)
+        except KeyboardInterrupt:
+            record.interrupted = True
+            reason = RevertReason.INTERRUPTED
+            self.emit(Phase.METHOD, EventKind.INTERRUPTED, "interrupted: reverting every fault")
+        finally:
+            self._revert_all(record, ledger, active, reason)
+            stop.set()
+            for sampler in samplers:
+                sampler.join(timeout=10)
+        record.breach = next((m.breach for m in monitors if m.breach), None)
+        record.time_to_abort_ms = time_to_abort_ms(record, reason)
+        record.during = [m.verdict() for m in method_probes]
+        self._emit_verdicts(Phase.METHOD, record.during)
+
+    def _guardrails(
+        self, record: RunRecord, abort: threading.Event, stop: threading.Event
+    ) -> tuple[list[GuardrailMonitor], list[Sampler]]:
+        monitors: list[GuardrailMonitor] = []
+        samplers: list[Sampler] = []
+        for index, guardrail in enumerate(self.experiment.guardrails):
+            label = f"guardrails[{index}] {guardrail.probe.label}"
+            probe = self.probe_factory(guardrail.probe)
+            self._probes.append(probe)
+            monitor = GuardrailMonitor(
+                label,
+                guardrail.tolerance,
+                guardrail.window,
+                guardrail.min_samples,
+                abort,
+                lambda breach: self.emit(
+                    Phase.METHOD, EventKind.GUARDRAIL_BREACH, breach.verdict.describe()
+                ),
+            )
+            monitors.append(monitor)
+            samplers.append(
+                Sampler(probe, guardrail.every, self._recorder(label), monitor.on_sample, stop)
+            )
+        return monitors, samplers
+
+    def _schedule(
+        self,
+        record: RunRecord,
+        ledger: Ledger,
+        active: dict[int, AppliedFault],
+        abort: threading.Event,
+    ) -> RevertReason:
+        """Apply each fault at its offset, revert it when its duration ends; stop on abort."""
+        t0 = time.monotonic()
+        todo = sorted(record.plan.faults, key=lambda f: (f.after, f.index))
+        while todo or active:
+            if abort.is_set():
+                return RevertReason.GUARDRAIL
+            while todo and time.monotonic() >= t0 + todo[0].after:
+                planned = todo.pop(0)
+                active[planned.index] = self._apply(record, ledger, planned)
+            for index, applied in sorted(active.items()):
+                if time.monotonic() >= applied.applied_mono + applied.planned.duration:
+                    del active[index]
+                    self._revert(record, ledger, applied, RevertReason.DURATION_ENDED)
+            wakeups = [t0 + f.after for f in todo[:1]]
+            wakeups += [a.applied_mono + a.planned.duration for a in active.values()]
+            if wakeups:
+                abort.wait(max(0.0, min(wakeups) - time.monotonic()))
+        return RevertReason.DURATION_ENDED
+
+    def _apply(self, record: RunRecord, ledger: Ledger, planned: PlannedFault) -> AppliedFault:
+        ledger.write(
+            LedgerEvent.INTENT,
+            planned.key,
+            fault=planned.fault,
+            target=planned.target,
+            provider=self.provider.name,
+            expires_at=time.time() + planned.duration,
+        )
+        try:
+            applied = self.provider.apply(planned)
+        except ProviderError as error:
+            ledger.write(LedgerEvent.REVERTED, planned.key, note="apply failed; nothing applied")
+            record.outcomes[planned.index] = FaultOutcome(
+                planned, None, None, None, None, error.message
+            )
+            raise
+        ledger.write(
+            LedgerEvent.APPLIED, planned.key, handles=list(applied.handles),
+            mechanism=applied.mechanism,
+        )  # fmt: skip
+        record.outcomes[planned.index] = FaultOutcome(planned, applied, None, None, None)
+        self.emit(
+            Phase.METHOD,
+            EventKind.FAULT_APPLIED,
+            f"{planned.fault} on {planned.target} for {planned.duration:g}s",
+            key=planned.key,
+            mechanism=applied.mechanism,
+            duration=planned.duration,
+        )
+        return applied
+
+    def _revert(
+        self, record: RunRecord, ledger: Ledger, applied: AppliedFault, reason: RevertReason
+    ) -> None:
+        planned = applied.planned
+        try:
+            evidence: Evidence | None = self.provider.revert(applied)
+            error = None
+        except ProviderError as exc:
+            evidence, error = None, f"revert failed: {exc.message}"
+            record.error = record.error or error
+        done = time.monotonic()
+        if error is None:
+            ledger.write(LedgerEvent.REVERTED, planned.key, reason=reason.value)
+        record.outcomes[planned.index] = FaultOutcome(
+            planned, applied, evidence, reason, done, error
+        )
+        landed = evidence.landed if evidence else None
+        self.emit(
+            Phase.REVERT,
+            EventKind.FAULT_REVERTED if error is None else EventKind.FAULT_FAILED,
+            error or f"{planned.fault} on {planned.target} reverted ({reason.value})",
+            key=planned.key,
+            landed=landed,
+        )
+
+    def _revert_all(
+        self,
+        record: RunRecord,
+        ledger: Ledger,
+        active: dict[int, AppliedFault],
+        reason: RevertReason,
+    ) -> None:
+        for index in sorted(active):
+            self._revert(record, ledger, active.pop(index), reason)
+
+    # -- recovery -------------------------------------------------------------------------
+    def _recovery(self, record: RunRecord, steady: list[CheckSpec]) -> None:
+        reverted = [o.reverted_mono for o in record.outcomes.values() if o.reverted_mono]
+        since = max(reverted) if reverted else time.monotonic()
+        within = float(self.experiment.recovery.within)
+        self.emit(Phase.RECOVERY, EventKind.PHASE_START, f"waiting for recovery (≤ {within:g}s)")
+        every = float(self.experiment.recovery.every)
+        record.recovery = watch_recovery(steady, every, within, since, self.stop)
+        ttr = record.recovery.time_to_recover
+        message = f"recovered in {ttr:.2f}s" if ttr is not None else "not recovered in time"
+        self.emit(Phase.RECOVERY, EventKind.PHASE_END, message, time_to_recover=ttr)
+
+
+def time_to_abort_ms(record: RunRecord, reason: RevertReason) -> float | None:
+    """From the breach's detection (first breaching sample evaluated) to every fault reverted."""
+    if reason is not RevertReason.GUARDRAIL or record.breach is None:
+        return None
+    reverted = [o.reverted_mono for o in record.outcomes.values() if o.reverted_mono]
+    if not reverted:
+        return 0.0
+    return max(0.0, (max(reverted) - record.breach.detected_mono) * 1000.0)
+
+
+def decide_status(record: RunRecord) -> tuple[RunStatus, str]:
+    """error > aborted > deviated > inconclusive > passed; the reason says why."""
+    if record.error is not None:
+        return RunStatus.ERROR, f"provider error: {record.error}"
+    if record.interrupted:
+        return RunStatus.ABORTED, "interrupted (Ctrl-C/SIGTERM); every applied fault reverted"
+    if record.breach is not None:
+        return RunStatus.ABORTED, f"guardrail breached: {record.breach.verdict.describe()}"
+    failed_before = [v for v in record.before if not v.holds]
+    if failed_before:
+        text = "; ".join(v.describe() for v in failed_before)
+        return (
+            RunStatus.DEVIATED,
+            f"steady state did not hold BEFORE the faults (none injected): {text}",
+        )
+    deviations = _deviations(record)
+    if deviations:
+        return RunStatus.DEVIATED, "; ".join(deviations)
+    not_landed = [o for o in record.outcomes.values() if o.evidence and o.evidence.landed is False]
+    if not_landed:
+        names = ", ".join(f"{o.planned.fault} on {o.planned.target}" for o in not_landed)
+        return RunStatus.INCONCLUSIVE, f"no evidence that these faults had an effect: {names}"
+    return RunStatus.PASSED, "the steady state held before, during and after the faults"
+
+
+def _deviations(record: RunRecord) -> list[str]:
+    reasons = [f"during the faults: {v.describe()}" for v in record.during if not v.holds]
+    if record.recovery is not None and not record.recovery.recovered:
+        reasons.append(f"not recovered within {record.plan.recovery_within:g}s (recovery budget)")
+    reasons += [f"after the faults: {v.describe()}" for v in record.after if not v.holds]
+    return reasons
