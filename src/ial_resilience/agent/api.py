@@ -75,6 +75,8 @@ async def read_object(request: Request) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise BadBody(f"body is not JSON: {error}") from error
+    except RecursionError as error:
+        raise BadBody("body is nested too deeply") from error
     if not isinstance(data, dict):
         raise BadBody(f"body must be a JSON object, not {type(data).__name__}")
     return data

@@ -54,10 +54,10 @@ class LinkTable:
         self._links: dict[str, Link] = {}
 
     def create(self, request: LinkRequest) -> dict[str, Any]:
-        from ial_resilience.agent.link import Link, LinkError
-
         listen = parse_address(request.listen, "listen address")
         upstream = parse_address(request.upstream, "upstream address")
+        from ial_resilience.agent.link import Link, LinkError
+
         with self._lock:
             if request.name in self._links:
                 raise Conflict(f"a link named {request.name!r} already exists; delete it first")
