@@ -1,0 +1,19 @@
+"""``slow_close``: hold each end of stream (FIN) for ``delay_ms`` before passing it on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from ial_resilience.faults.toxics._kind import ToxicKind
+from ial_resilience.faults.toxics._spec import Attr
+
+
+class SlowClose(ToxicKind):
+    name = "slow_close"
+    attributes: ClassVar[Mapping[str, Attr]] = {
+        "delay_ms": Attr("a number of milliseconds >= 0", default=0.0, minimum=0)
+    }
+
+    def close_delay(self) -> float:
+        return self.number("delay_ms") / 1000.0
