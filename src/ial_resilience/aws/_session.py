@@ -15,6 +15,7 @@ client for it; ``aws_call()`` is the only place botocore exceptions become
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -127,8 +128,32 @@ _CONFIG = Config(
 )
 
 
+_ENVIRONMENT_KEYS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
+_clients: dict[tuple[str, AwsTarget, tuple[str | None, ...]], Any] = {}
+_clients_lock = threading.Lock()
+
+
 def client(service: str, target: AwsTarget) -> Any:
-    """A boto3 client for ``service`` at ``target``; profile problems become errors here."""
+    """A boto3 client for ``service`` at ``target``, reused while the AWS environment is the
+    same (clients are thread-safe; building one costs tens of milliseconds)."""
+    key = (service, target, tuple(os.environ.get(name) for name in _ENVIRONMENT_KEYS))
+    with _clients_lock:
+        found = _clients.get(key)
+        if found is None:
+            found = _clients[key] = _new_client(service, target)
+        return found
+
+
+def _new_client(service: str, target: AwsTarget) -> Any:
     with aws_call(f"open an AWS session for {service}", target):
         session: Any = boto3.session.Session(profile_name=target.profile)
         region = target.region or session.region_name or DEFAULT_REGION
