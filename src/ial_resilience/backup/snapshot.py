@@ -1,0 +1,113 @@
+"""Data snapshots: what a backup holds, in a form a restore can be compared against.
+
+For a database: per table, the row count and an order-independent content checksum (the sum
+of a 64-bit hash of every row's text form). For a directory: per file, its size and SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from ial_resilience.backup.models import TableSnapshot
+from ial_resilience.backup.pgtools import connect, dsn_with_db, translate
+
+_TABLES = """
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+ORDER BY 1, 2
+"""
+_DATABASES = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1"
+
+
+def postgres_tables(conn: psycopg.Connection, prefix: str = "") -> list[TableSnapshot]:
+    """Snapshot every user table reachable through ``conn`` (inside its current transaction)."""
+    found: list[TableSnapshot] = []
+    for schema, table in conn.execute(_TABLES).fetchall():
+        query = sql.SQL(
+            "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} t"
+        ).format(sql.Identifier(schema, table))
+        row = conn.execute(query).fetchone()
+        assert row is not None
+        found.append(TableSnapshot(name=f"{prefix}{schema}.{table}", rows=row[0], checksum=row[1]))
+    return found
+
+
+def postgres_database(dsn: str) -> list[TableSnapshot]:
+    with connect(dsn, action="read the tables") as conn:
+        try:
+            return postgres_tables(conn)
+        except psycopg.Error as error:
+            raise translate(error, dsn, "read the tables") from error
+
+
+def postgres_cluster(dsn: str) -> list[TableSnapshot]:
+    """Snapshot every table of every database of the server ``dsn`` points at."""
+    with connect(dsn, action="list the databases") as conn:
+        names = [row[0] for row in conn.execute(_DATABASES).fetchall()]
+    found: list[TableSnapshot] = []
+    for name in names:
+        db_dsn = dsn_with_db(dsn, name)
+        with connect(db_dsn, action="read the tables") as conn:
+            try:
+                found.extend(postgres_tables(conn, prefix=f"{name}."))
+            except psycopg.Error as error:
+                raise translate(error, db_dsn, "read the tables") from error
+    return found
+
+
+def sqlite_database(path: Path) -> list[TableSnapshot]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name")]  # fmt: skip
+        found = []
+        for name in names:
+            quoted = '"' + name.replace('"', '""') + '"'
+            total, rows = 0, 0
+            for row in conn.execute(f"SELECT * FROM {quoted}"):
+                digest = hashlib.sha256(repr(row).encode()).digest()
+                total = (total + int.from_bytes(digest[:8], "big")) % (1 << 64)
+                rows += 1
+            found.append(TableSnapshot(name=name, rows=rows, checksum=f"{total:016x}"))
+        return found
+    finally:
+        conn.close()
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def directory_tree(root: Path) -> list[TableSnapshot]:
+    """One entry per regular file under ``root``: size as ``rows``, SHA-256 as checksum."""
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        rel = path.relative_to(root).as_posix()
+        found.append(TableSnapshot(name=rel, rows=path.stat().st_size, checksum=file_sha256(path)))
+    return found
+
+
+def differences(expected: tuple[TableSnapshot, ...], actual: list[TableSnapshot]) -> list[str]:
+    """Human lines naming each table whose rows or checksum differ, or that is missing/extra."""
+    want = {t.name: t for t in expected}
+    have = {t.name: t for t in actual}
+    lines = []
+    for name in sorted(want.keys() | have.keys()):
+        a, b = want.get(name), have.get(name)
+        if a is None:
+            lines.append(f"{name}: not in the backup's snapshot but present after restore")
+        elif b is None:
+            lines.append(f"{name}: missing after restore")
+        elif a.rows != b.rows:
+            lines.append(f"{name}: {b.rows} rows after restore, {a.rows} at backup time")
+        elif a.checksum != b.checksum:
+            lines.append(f"{name}: content checksum differs ({b.checksum} vs {a.checksum})")
+    return lines
