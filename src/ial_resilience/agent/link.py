@@ -108,8 +108,8 @@ class Link:
             if conn.thread is not None:
                 conn.thread.join(max(0.0, deadline - time.monotonic()))
         for conn in conns:
-            conn.reset()
-            if conn.thread is not None:
+            if conn.thread is not None and conn.thread.is_alive():
+                conn.reset()
                 conn.thread.join()
 
     def _accept_loop(self) -> None:
