@@ -109,7 +109,12 @@ class LinkTable:
         link = self.get(name)
         try:
             spec = parse_toxic(
-                request.kind, request.params, request.direction, request.toxicity, fault_id
+                request.kind,
+                request.params,
+                request.direction,
+                request.toxicity,
+                fault_id,
+                http_link=link.http,
             )
         except ToxicError as error:
             raise FaultRejected(f"link {name!r}: {error}") from error
