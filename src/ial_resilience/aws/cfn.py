@@ -50,6 +50,11 @@ class Not:
     condition: Any
 
 
+@dataclass(frozen=True)
+class And:
+    conditions: tuple[Any, ...]
+
+
 NO_VALUE = Ref("AWS::NoValue")
 
 
@@ -117,6 +122,7 @@ def _yaml() -> YAML:
     yaml.width = 100
     yaml.indent(mapping=2, sequence=4, offset=2)
     rep = yaml.representer
+    rep.ignore_aliases = lambda _data: True  # CloudFormation rejects YAML anchors and aliases
     rep.add_representer(Ref, lambda r, v: _represent(r, "!Ref", v.name))
     rep.add_representer(
         GetAtt, lambda r, v: _represent(r, "!GetAtt", f"{v.resource}.{v.attribute}")
@@ -125,6 +131,7 @@ def _yaml() -> YAML:
     rep.add_representer(If, lambda r, v: _represent(r, "!If", [v.condition, v.then, v.otherwise]))
     rep.add_representer(Equals, lambda r, v: _represent(r, "!Equals", [v.left, v.right]))
     rep.add_representer(Not, lambda r, v: _represent(r, "!Not", [v.condition]))
+    rep.add_representer(And, lambda r, v: _represent(r, "!And", list(v.conditions)))
     return yaml
 
 
