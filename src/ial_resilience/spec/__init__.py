@@ -29,6 +29,12 @@ from ial_resilience.spec.models import (
     Target,
     TcpProbe,
 )
+from ial_resilience.spec.schema import (
+    experiment_json_schema,
+    suite_json_schema,
+    system_json_schema,
+)
+from ial_resilience.spec.suite import Suite, SuiteEntry, load_suite
 from ial_resilience.spec.system import FaultTargetRef, LinkSpec, ProcessSpec, System, SystemFault
 from ial_resilience.spec.tolerance import Comparison, ComparisonOp, Statistic, Tolerance
 from ial_resilience.spec.variables import Variables, parse_assignments
@@ -57,6 +63,8 @@ __all__ = [
     "Recovery",
     "SqlProbe",
     "Statistic",
+    "Suite",
+    "SuiteEntry",
     "System",
     "SystemFault",
     "Target",
@@ -64,7 +72,11 @@ __all__ = [
     "TcpProbe",
     "Tolerance",
     "Variables",
+    "experiment_json_schema",
     "load_experiment",
+    "load_suite",
     "load_system",
     "parse_assignments",
+    "suite_json_schema",
+    "system_json_schema",
 ]

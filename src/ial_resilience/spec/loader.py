@@ -55,10 +55,10 @@ def experiment_from_document(
     document: Document, variables: Variables, system: System | None = None
 ) -> Experiment:
     """Validate an already parsed experiment document (see :func:`load_experiment`)."""
-    problems = _shape_problems(document, "version, title, targets, steady_state and method")
+    problems = shape_problems(document, "version, title, targets, steady_state and method")
     problems += substitute_document(document, variables)
-    experiment, model_problems = _validate(document, Experiment)
-    problems += _unless_reported(model_problems, problems)
+    experiment, model_problems = validate_model(document, Experiment)
+    problems += unless_reported(model_problems, problems)
     problems += experiment_checks(document, system)
     raise_problems(problems)
     assert experiment is not None
@@ -77,7 +77,7 @@ def load_system(
     environment (the ``vars`` section itself is taken as written).
     """
     document = read_document(path)
-    problems = _shape_problems(document, "version, name, links, processes and faults")
+    problems = shape_problems(document, "version, name, links, processes and faults")
     own = document.data.get("vars") if isinstance(document.data, dict) else None
     own_vars = {str(k): str(v) for k, v in own.items()} if isinstance(own, dict) else {}
     sources = Variables(
@@ -86,21 +86,21 @@ def load_system(
         environ=dict(os.environ if environ is None else environ),
     )
     problems += substitute_document(document, sources, skip=("vars",))
-    system, model_problems = _validate(document, System)
-    problems += _unless_reported(model_problems, problems)
+    system, model_problems = validate_model(document, System)
+    problems += unless_reported(model_problems, problems)
     problems += system_checks(document)
     raise_problems(problems)
     assert system is not None
     return system
 
 
-def _unless_reported(new: list[Problem], reported: list[Problem]) -> list[Problem]:
+def unless_reported(new: list[Problem], reported: list[Problem]) -> list[Problem]:
     """``new`` without problems at keys already reported (a value with an unknown variable)."""
     keys = {p.key for p in reported}
     return [p for p in new if p.key not in keys]
 
 
-def _shape_problems(document: Document, keys: str) -> list[Problem]:
+def shape_problems(document: Document, keys: str) -> list[Problem]:
     if isinstance(document.data, dict):
         return []
     found = "an empty file" if document.data is None else f"a {type(document.data).__name__}"
@@ -108,7 +108,7 @@ def _shape_problems(document: Document, keys: str) -> list[Problem]:
     raise SpecError([problem])
 
 
-def _validate(document: Document, model: type[M]) -> tuple[M | None, list[Problem]]:
+def validate_model(document: Document, model: type[M]) -> tuple[M | None, list[Problem]]:
     data: dict[str, Any] = {**document.data, "__source__": document.file}
     try:
         return model.model_validate(data), []
