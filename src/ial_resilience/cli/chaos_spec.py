@@ -1,9 +1,92 @@
-"""Commands of `ialr chaos` (placeholder until implemented; see the issue tracker)."""
+"""``ialr chaos validate`` and ``ialr chaos schema``: check files, print the JSON Schema."""
 
 from __future__ import annotations
 
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from ial_resilience.errors import ExitCode, SpecError
+from ial_resilience.spec import (
+    experiment_json_schema,
+    load_system,
+    parse_assignments,
+    suite_json_schema,
+    system_json_schema,
+)
+from ial_resilience.spec.system import System
+from ial_resilience.spec.validate import FileKind, FileReport, validate_file
+
+
+class SchemaKind(StrEnum):
+    EXPERIMENT = "experiment"
+    SUITE = "suite"
+    SYSTEM = "system"
+
+
+def _system(
+    path: Path | None, variables: dict[str, str]
+) -> tuple[System | None, FileReport | None]:
+    if path is None:
+        return None, None
+    try:
+        return load_system(path, variables), None
+    except SpecError as error:
+        return None, FileReport(str(path), FileKind.SYSTEM, tuple(error.problems))
+
+
+def _print(reports: list[FileReport], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps([report.to_json() for report in reports], indent=2))
+        return
+    for report in reports:
+        if report.ok:
+            typer.echo(f"OK {report.file}: {report.summary}")
+        for problem in report.problems:
+            typer.echo(str(problem))
+
+
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="experiment, suite or system files")],
+    var: Annotated[
+        list[str] | None, typer.Option("--var", help="NAME=VALUE for ${NAME}; repeatable")
+    ] = None,
+    system: Annotated[
+        Path | None, typer.Option("--system", help="system file: its vars and links")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON list of reports")] = False,
+) -> None:
+    """Check files and print every problem as file:line:col: key: found X; expected Y.
+
+    Exit 0 when every file is valid, 3 when any problem was found.
+    """
+    variables = parse_assignments(var or [])
+    loaded, system_report = _system(system, variables)
+    reports = [system_report] if system_report else []
+    reports += [validate_file(file, variables, loaded) for file in files]
+    _print(reports, as_json)
+    if any(not report.ok for report in reports):
+        raise typer.Exit(int(ExitCode.INVALID_INPUT))
+
+
+def schema(
+    kind: Annotated[
+        SchemaKind, typer.Option("--kind", help="which file's schema")
+    ] = SchemaKind.EXPERIMENT,
+) -> None:
+    """Print the JSON Schema of experiment (default), suite or system files, for editors."""
+    build = {
+        SchemaKind.EXPERIMENT: experiment_json_schema,
+        SchemaKind.SUITE: suite_json_schema,
+        SchemaKind.SYSTEM: system_json_schema,
+    }[kind]
+    typer.echo(json.dumps(build(), indent=2, ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `chaos` group."""
+    """Add ``validate`` and ``schema`` to the ``chaos`` group."""
+    app.command("validate")(validate)
+    app.command("schema")(schema)
