@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from ial_resilience.agent.client import AgentClient
+from ial_resilience.agent.state import START_HINT
 from ial_resilience.engine.ledger import PendingFault
 from ial_resilience.engine.model import AppliedFault, Evidence, PlannedFault, ResolvedTarget
 from ial_resilience.engine.provider import CleanupResult
-from ial_resilience.errors import InputError, ProviderError
+from ial_resilience.errors import AgentUnreachable, InputError, ProviderError
 from ial_resilience.faults.vocabulary import FAULTS
 
 NOT_SUPPORTED = frozenset({"lb.health-check-fail", "scaling.capacity-limit", "db.failover"})
@@ -44,18 +45,31 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, client: AgentClient) -> None:
-        self.client = client
+    def __init__(self, client: AgentClient | None) -> None:
+        self._client = client
         self._processes: list[dict[str, Any]] | None = None
         self._targets: dict[str, Any] = {}
         self._reset_counts: dict[str, int] = {}
 
     @classmethod
-    def from_state_dir(cls, state_dir: Path | None) -> LocalProvider:
-        return cls(AgentClient.from_state_dir(state_dir))
+    def from_state_dir(cls, state_dir: Path | None, *, offline: bool = False) -> LocalProvider:
+        """A provider on the agent of ``state_dir``; ``offline`` (dry runs) when none runs."""
+        try:
+            return cls(AgentClient.from_state_dir(state_dir))
+        except AgentUnreachable:
+            if offline:
+                return cls(None)
+            raise
+
+    @property
+    def client(self) -> AgentClient:
+        if self._client is None:
+            raise AgentUnreachable("no agent is running (see `ialr agent run`)", hint=START_HINT)
+        return self._client
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     # -- what it can do ------------------------------------------------------------------
     def supported_faults(self) -> frozenset[str]:
@@ -70,7 +84,10 @@ class LocalProvider:
         resolved: dict[str, ResolvedTarget] = {}
         for name, target in experiment.targets.items():
             kind = target.kind.value
-            if kind == "service":
+            if kind == "service" and self._client is None:
+                detail = f"service {target.name} (replicas unknown: no agent running)"
+                resolved[name] = ResolvedTarget(name, kind, detail)
+            elif kind == "service":
                 replicas = len(self._replicas(target.name))
                 touched = self._touched(target, replicas)
                 detail = f"service {target.name} ({touched} of {replicas} replicas)"
