@@ -49,7 +49,7 @@ class RunningAgent:
         return self.process.wait(timeout)
 
 
-def _wait_for_agent(state_dir: Path, process: subprocess.Popen[bytes], stderr: Path) -> None:
+def wait_for_agent(state_dir: Path, process: subprocess.Popen[bytes], stderr: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while not (state_dir / "agent.json").exists():
         if process.poll() is not None:
@@ -76,7 +76,7 @@ def start_agent(state_dir: Path, *extra: str) -> Iterator[RunningAgent]:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
     try:
-        _wait_for_agent(state_dir, process, stderr_path)
+        wait_for_agent(state_dir, process, stderr_path)
         client = AgentClient.from_state_dir(state_dir, timeout=10.0)
         running = RunningAgent(client, state_dir, process, stderr_path)
         try:
