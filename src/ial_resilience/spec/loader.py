@@ -120,5 +120,5 @@ def raise_problems(problems: list[Problem]) -> None:
     """Raise one ``SpecError`` with every problem, in file order (nothing if empty)."""
     if problems:
         unique = {(p.file, p.line, p.column, p.key, p.found): p for p in problems}
-        ordered = sorted(unique.values(), key=lambda p: (p.file, p.line, p.column))
+        ordered = sorted(unique.values(), key=lambda p: (p.file, p.line, p.column, p.key))
         raise SpecError(ordered)
