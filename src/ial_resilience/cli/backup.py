@@ -1,13 +1,353 @@
-"""``ialr backup`` and ``ialr recovery``: backups proven by restore, recovery drills."""
+"""``ialr backup`` and ``ialr recovery``: backups proven by restore, recovery drills.
+
+Thin: parse, call :mod:`ial_resilience.backup`, print (Rich tables and progress on stderr, or
+``--json``). Exit codes: 0 ok, 3 bad input, 5 a backup / verify / restore step failed;
+``ialr recovery test`` exits 1 when a drill misses its targets.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Column, Table
+
+from ial_resilience.backup import drills, procedures, restore, retention, sources, verify
+from ial_resilience.backup.models import Compression, PhysicalFormat, SourceKind
+from ial_resilience.backup.pgtools import connect
+from ial_resilience.backup.repository import LocalRepository
+from ial_resilience.backup.wal import WalReceiver
+from ial_resilience.errors import BackupError, ExitCode, IalrError, InputError
+from ial_resilience.units import format_duration, format_size, parse_size
 
 app = typer.Typer(
     help="Backups: run, list, verify (by real restore), restore, prune.", no_args_is_help=True
 )
 recovery_app = typer.Typer(help="Recovery drills that measure RTO and RPO.", no_args_is_help=True)
+
+Repo = Annotated[Path, typer.Option("--repo", help="repository directory", file_okay=False)]
+AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+BackupId = Annotated[str, typer.Argument(help="backup id, or `latest`")]
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@contextmanager
+def _progress(title: str, quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner with the current step and elapsed time on stderr (none with ``--json``)."""
+    if quiet:
+        yield lambda _step: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(title)
+        yield lambda step: progress.update(task, description=f"{title}: {step}")
+
+
+def _repo(path: Path, max_bytes: str | None = None) -> LocalRepository:
+    try:
+        limit = parse_size(max_bytes) if max_bytes else None
+    except ValueError as error:
+        raise InputError(f"--max-bytes: {error}") from None
+    return LocalRepository(path, max_bytes=limit)
+
+
+def _existing_repo(path: Path) -> LocalRepository:
+    if not path.is_dir():
+        raise InputError(f"no repository at {path}", hint="pass the --repo used by `backup run`")
+    return LocalRepository(path)
+
+
+def _choice(value: str, enum: type[Compression] | type[PhysicalFormat], flag: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        raise InputError(f"{flag}: {value!r}; expected one of "
+                         f"{', '.join(e.value for e in enum)}") from None  # fmt: skip
+
+
+# -- backup -------------------------------------------------------------------------------
+@app.command("run")
+def run(
+    source: Annotated[str, typer.Argument(help="postgresql:// DSN, SQLite file or directory")],
+    repo: Repo,
+    kind: Annotated[
+        str | None, typer.Option(help="physical, logical, sqlite or directory (default: guess)")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="physical backups: tar or plain")] = "tar",
+    compress: Annotated[str, typer.Option(help="none or zstd")] = "none",
+    max_bytes: Annotated[
+        str | None, typer.Option(help="refuse to grow the repository past this size")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Take a backup; it is listed only once every file is written, hashed and committed."""
+    request = sources.BackupRequest(
+        source=source,
+        kind=sources.detect_kind(source, kind),
+        compression=_choice(compress, Compression, "--compress"),
+        format=_choice(fmt, PhysicalFormat, "--format"),
+    )
+    with _progress(f"backup {request.kind.value}", as_json) as step:
+        manifest = sources.run_backup(_repo(repo, max_bytes), request, on_step=step)
+    if as_json:
+        _print_json(manifest.summary())
+        return
+    _console().print(
+        f"backup [bold]{manifest.id}[/] complete: {len(manifest.files)} files, "
+        f"{format_size(manifest.size)}, "
+        f"{format_duration((manifest.ended_at - manifest.started_at).total_seconds())}"
+    )
+
+
+@app.command("list")
+def list_(repo: Repo, as_json: AsJson = False) -> None:
+    """List the complete backups, oldest first (backups in progress are never listed)."""
+    manifests = _existing_repo(repo).manifests()
+    if as_json:
+        _print_json([m.summary() for m in manifests])
+        return
+    table = Table("kind", "source", "started (UTC)", "size", "WAL")
+    table.columns.insert(0, Column("id", no_wrap=True))
+    for m in manifests:
+        wal = "" if m.wal is None else f"{m.wal.start_segment}…{m.wal.end_segment[-8:]}"
+        table.add_row(m.id, m.kind.value, m.source, m.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      format_size(m.size), wal)  # fmt: skip
+    _console().print(table if manifests else "no backups")
+
+
+@app.command("verify")
+def verify_(
+    repo: Repo,
+    backup_id: BackupId = "latest",
+    no_restore: Annotated[
+        bool, typer.Option("--no-restore", help="checksums (and pg_verifybackup) only")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Checksums, pg_verifybackup, and a real restore compared with the backup's snapshot."""
+    store = _existing_repo(repo)
+    manifest = store.manifest(backup_id)
+    with _progress(f"verify {manifest.id}", as_json) as step:
+        report = verify.verify(store, manifest, by_restore=not no_restore, on_step=step)
+    if as_json:
+        _print_json(report.as_json())
+    else:
+        table = Table("check", "status", "time", "detail")
+        for check in report.checks:
+            colour = {"passed": "green", "failed": "red"}.get(check.status.value, "yellow")
+            table.add_row(check.name, f"[{colour}]{check.status.value}[/]",
+                          format_duration(check.seconds), check.detail)  # fmt: skip
+        _console().print(table)
+    if not report.passed:
+        failed = [c for c in report.checks if c.status == verify.CheckStatus.FAILED]
+        raise BackupError(
+            f"backup {manifest.id} failed verification: "
+            + "; ".join(f"{c.name}: {c.detail}" for c in failed),
+            hint="do not rely on this backup; take a new one and find what damaged it",
+        )
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--to {text!r} is not an ISO 8601 time such as "
+                         "2026-11-25T10:00:00Z") from None  # fmt: skip
+    if when.tzinfo is None:
+        raise InputError(f"--to {text!r} has no time zone",
+                         hint="add Z (UTC) or an offset such as +01:00")  # fmt: skip
+    return when
+
+
+@app.command("restore")
+def restore_(
+    backup_id: BackupId,
+    repo: Repo,
+    target: Annotated[
+        str, typer.Option(help="new data directory, database DSN (logical), file or directory")
+    ],
+    to: Annotated[
+        str | None, typer.Option(help="point in time (physical), e.g. 2026-11-25T10:00:00Z")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="replace a running server / existing data")] = False,
+    check: Annotated[
+        bool, typer.Option(help="physical: start the restored server until recovery ends")
+    ] = True,
+    as_json: AsJson = False,
+) -> None:
+    """Restore a backup; physical backups replay the repository's WAL (to --to or the end)."""
+    store = _existing_repo(repo)
+    manifest = store.manifest(backup_id)
+    when = _parse_time(to)
+    with _progress(f"restore {manifest.id}", as_json) as step:
+        result = restore.restore(store, manifest, target, to=when, force=force, on_step=step)
+        if check and manifest.kind == SourceKind.POSTGRES_PHYSICAL:
+            step("replaying WAL")
+            restore.start_restored(Path(target)).stop()
+    if as_json:
+        _print_json(result.__dict__)
+        return
+    text = f"restored {result.backup_id} to {result.target}"
+    if result.recovered_to:
+        text += f" as of {result.recovered_to}"
+    if result.window:
+        text += f" (recoverable window {result.window[0]} → {result.window[1]})"
+    _console().print(text)
+
+
+@app.command("prune")
+def prune(
+    repo: Repo,
+    keep_last: Annotated[int, typer.Option(min=0, help="keep the N newest")] = 0,
+    hourly: Annotated[int, typer.Option(min=0, help="keep one per hour, N hours")] = 0,
+    daily: Annotated[int, typer.Option(min=0, help="keep one per day, N days")] = 0,
+    weekly: Annotated[int, typer.Option(min=0, help="keep one per ISO week, N weeks")] = 0,
+    monthly: Annotated[int, typer.Option(min=0, help="keep one per month, N months")] = 0,
+    dry_run: Annotated[bool, typer.Option(help="list what would be removed")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Remove backups no rule keeps (per source), and WAL no kept backup needs."""
+    policy = retention.RetentionPolicy(keep_last, hourly, daily, weekly, monthly)
+    if policy.is_empty:
+        raise InputError("no retention rule given: pruning would remove every backup",
+                         hint="pass e.g. --keep-last 7 --daily 14 --weekly 8")  # fmt: skip
+    store = _existing_repo(repo)
+    manifests = store.manifests()
+    decision = retention.decide_repository(policy, manifests)
+    kept = [m for m in manifests if m.id in decision.keep]
+    wal = _removable_wal(store, kept)
+    if not dry_run:
+        for backup_id in decision.remove:
+            store.delete_backup(backup_id)
+        for key in wal:
+            store.delete(key)
+    if as_json:
+        _print_json({"dry_run": dry_run, "keep": {k: list(v) for k, v in decision.keep.items()},
+                     "remove": list(decision.remove), "remove_wal": wal})  # fmt: skip
+        return
+    verb = "would remove" if dry_run else "removed"
+    console = _console()
+    for backup_id, reasons in sorted(decision.keep.items()):
+        console.print(f"keep   {backup_id} ({', '.join(reasons)})")
+    for backup_id in decision.remove:
+        console.print(f"{verb} {backup_id}")
+    console.print(f"{verb} {len(wal)} WAL segment(s) older than every kept backup")
+
+
+def _removable_wal(store: LocalRepository, kept: list[Any]) -> list[str]:
+    keys = store.list("wal/")
+    by_system: dict[str, list[str]] = {}
+    for key in keys:
+        _, system, name = key.split("/", 2)
+        by_system.setdefault(system, []).append(name)
+    removable = []
+    for system, names in by_system.items():
+        removable += [f"wal/{system}/{n}" for n in retention.removable_wal(kept, system, names)]
+    return removable
+
+
+@app.command("wal-receive")
+def wal_receive(
+    source: Annotated[str, typer.Argument(help="postgresql:// DSN of the server")],
+    repo: Repo,
+) -> None:
+    """Stream the server's WAL into the repository (pg_receivewal) until Ctrl-C; enables PITR."""
+    with connect(source, action="read the cluster identity") as conn:
+        row = conn.execute("SELECT system_identifier::text FROM pg_control_system()").fetchone()
+    assert row is not None
+    receiver = WalReceiver(source, _repo(repo).wal_dir(row[0])).start()
+    _console().print(f"streaming WAL into {receiver.wal_dir} (Ctrl-C to stop)")
+    try:
+        assert receiver.process is not None
+        code = receiver.process.wait()
+        raise BackupError(f"pg_receivewal stopped (exit {code}); see {receiver.log}")
+    finally:
+        receiver.stop()
+
+
+# -- recovery -----------------------------------------------------------------------------
+def _run_one(scenario: drills.Scenario, rows: int, scale: int, quiet: bool) -> drills.DrillResult:
+    started = datetime.now(UTC)
+    with _progress(f"drill {scenario.value}", quiet) as step:
+        try:
+            return drills.run_drill(scenario, rows=rows, pgbench_scale=scale, on_step=step)
+        except IalrError as error:
+            return drills.DrillResult(scenario=scenario, started_at=started,
+                                      status=drills.DrillStatus.FAILED, rto_s=None, rpo_s=None,
+                                      detail=f"drill failed: {error.message}")  # fmt: skip
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else format_duration(value)
+
+
+@recovery_app.command("test")
+def recovery_test(
+    scenario: Annotated[
+        str | None, typer.Argument(help="dropped-table, writer-lost or corruption (default: all)")
+    ] = None,
+    rows: Annotated[int, typer.Option(min=1, help="rows in the drill's orders table")] = 10_000,
+    pgbench_scale: Annotated[
+        int, typer.Option(min=0, help="also fill with pgbench -i at this scale (bigger RTO)")
+    ] = 0,
+    as_json: AsJson = False,
+) -> None:
+    """Run recovery drills on a real PostgreSQL; record RTO/RPO; exit 0 only if all pass."""
+    chosen = [drills.parse_scenario(scenario)] if scenario else list(drills.Scenario)
+    results = [_run_one(s, rows, pgbench_scale, as_json) for s in chosen]
+    paths = [drills.record(r) for r in results]
+    if as_json:
+        _print_json([{**r.model_dump(mode="json"), "recorded": str(p)}
+                     for r, p in zip(results, paths, strict=True)])  # fmt: skip
+    else:
+        table = Table("scenario", "RTO", "target", "RPO", "target", "data", "result")
+        for r in results:
+            colour = "green" if r.status == drills.DrillStatus.PASSED else "red"
+            table.add_row(
+                r.scenario.value,
+                _ms(r.rto_s),
+                f"< {format_duration(r.rto_target_s)}",
+                _ms(r.rpo_s),
+                f"≤ {format_duration(r.rpo_target_s)}",
+                "ok" if r.data_ok else "differs",
+                f"[{colour}]{r.status.value}[/]",
+            )
+        console = _console()
+        console.print(table)
+        for r in results:
+            if r.status != drills.DrillStatus.PASSED:
+                console.print(f"{r.scenario.value}: {r.detail}")
+        console.print(f"recorded in {drills.history_dir()}")
+    if any(r.status != drills.DrillStatus.PASSED for r in results):
+        raise typer.Exit(int(ExitCode.DEVIATED))
+
+
+@recovery_app.command("docs")
+def recovery_docs(
+    out: Annotated[Path, typer.Option(help="file to write")] = Path("docs/RECOVERY_PROCEDURES.md"),
+) -> None:
+    """Write RECOVERY_PROCEDURES.md from the last recorded drill of each scenario."""
+    results = drills.latest_results()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(procedures.render(results))
+    _console().print(f"wrote {out} ({len(results)} of {len(drills.Scenario)} scenarios drilled)")
+
 
 # AWS commands (DynamoDB, S3, the 00d phase) live in their own module.
 from ial_resilience.cli import backup_aws  # noqa: E402
