@@ -87,16 +87,18 @@ def render_result(console: Console, document: Mapping[str, Any], journal: str | 
     title = document.get("experiment", {}).get("title")
     console.print(f"[{style}]{status.upper()}[/] {title}")
     console.print(str(document.get("reason", "")), markup=False)
-    faults = Table("fault", "target", "mechanism", "reverted", "evidence")
+    faults = Table("fault", "target", "mechanism", "reverted")
     for fault in document.get("faults", []):
         faults.add_row(
             fault["fault"],
             fault["target"],
             str(fault.get("mechanism") or "-"),
             str(fault.get("revert_reason") or "-"),
-            evidence_headline(fault),
         )
     console.print(faults)
+    for fault in document.get("faults", []):
+        line = f"evidence {fault['fault']} on {fault['target']}: {evidence_headline(fault)}"
+        console.print(line, markup=False, highlight=False)
     checks = Table("phase", "check", "statistic", "expected", "measured", "holds")
     for phase, verdicts in document.get("hypothesis", {}).items():
         for verdict in verdicts:
