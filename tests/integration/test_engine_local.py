@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported by name are redefined as parameters)
 """The engine against a real agent and a real PostgreSQL behind an agent link."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def db_link(running_agent: RunningAgent, postgres: PostgresInstance) -> Iterator[str]:  # noqa: F811
+def db_link(running_agent: RunningAgent, postgres: PostgresInstance) -> Iterator[str]:
     """A link ``api->db`` in front of PostgreSQL; yields the DSN through the link."""
     snapshot = running_agent.client.create_link("api->db", "127.0.0.1:0", postgres.address)
     port = int(str(snapshot["listen"]).rsplit(":", 1)[1])
@@ -74,7 +75,7 @@ def test_latency_on_the_db_link_makes_the_hypothesis_deviate(
     tmp_path: Path,
     db_link: str,
     running_agent: RunningAgent,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     file = write_experiment(
         tmp_path / "exp.yaml", db_link, method=LATENCY_200, extra=DURING.replace("DSN", db_link)
@@ -105,7 +106,7 @@ def test_small_latency_passes_with_evidence(
     tmp_path: Path,
     db_link: str,
     running_agent: RunningAgent,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     method = LATENCY_200.replace("200ms", "20ms")
     file = write_experiment(
@@ -123,7 +124,7 @@ def test_a_guardrail_aborts_and_the_faults_are_gone(
     tmp_path: Path,
     db_link: str,
     running_agent: RunningAgent,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     method = LATENCY_200.replace("200ms", "300ms").replace("1500ms", "30s")
     guard = f"""guardrails:
@@ -173,7 +174,7 @@ def _kill_mid_fault(
     tmp_path: Path,
     dsn: str,
     running_agent: RunningAgent,
-    duration: str,  # noqa: F811
+    duration: str,
 ) -> dict[str, Any]:
     method = LATENCY_200.replace("1500ms", duration)
     file = write_experiment(tmp_path / "exp.yaml", dsn, method=method)
@@ -191,7 +192,7 @@ def _kill_mid_fault(
 def test_kill_9_mid_fault_then_the_agent_reverts_at_expiry(
     tmp_path: Path,
     db_link: str,
-    running_agent: RunningAgent,  # noqa: F811
+    running_agent: RunningAgent,
 ) -> None:
     fault = _kill_mid_fault(tmp_path, db_link, running_agent, "3s")
     assert running_agent.client.fault(fault["id"])["state"] == "active"
@@ -202,7 +203,7 @@ def test_kill_9_mid_fault_then_cleanup_reverts_at_once(
     tmp_path: Path,
     db_link: str,
     running_agent: RunningAgent,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     fault = _kill_mid_fault(tmp_path, db_link, running_agent, "60s")
     state = str(running_agent.state_dir)
