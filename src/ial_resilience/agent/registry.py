@@ -26,6 +26,7 @@ from ial_resilience.errors import FaultRejected, IalrError
 
 log = logging.getLogger("ialr.agent")
 HISTORY = 500
+REVERT_WAIT_S = 30.0
 
 
 class Targets(Protocol):
@@ -52,6 +53,8 @@ class FaultRecord:
     reverted_at: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    reverting: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
 
     def to_json(self, evidence: dict[str, Any]) -> dict[str, Any]:
         request = self.request
@@ -124,7 +127,7 @@ class FaultRegistry:
         self._events = events
         self._history = history
         self._clock = clock
-        self._ops = threading.RLock()  # serialises apply and revert
+        self._ops = threading.Lock()  # serialises applies (reverts never wait for one)
         self._lock = threading.Condition()  # guards records and the expiry heap
         self._records: dict[str, FaultRecord] = {}
         self._heap: list[tuple[float, str]] = []
@@ -214,43 +217,50 @@ class FaultRegistry:
 
     # revert -------------------------------------------------------------------------------
 
+    def _claim(self, record: FaultRecord) -> bool:
+        """Take the right to revert ``record``; false if it is not active or already taken."""
+        with self._lock:
+            if record.state is not FaultState.ACTIVE or record.reverting:
+                return False
+            record.reverting = True
+            return True
+
     def _revert(self, record: FaultRecord, final: FaultState) -> None:
-        """Undo one active fault and keep its final evidence. Caller holds ``_ops``."""
-        if record.state is not FaultState.ACTIVE:
+        """Undo one active fault once and keep its final evidence; others wait for it."""
+        if not self._claim(record):
+            record.done.wait(REVERT_WAIT_S)
             return
         try:
-            record.evidence = dict(record.injector.revert())
-            record.state = final
-        except Exception as error:
-            record.evidence = {**_safe_evidence(record), "revert_error": str(error)}
-            record.error = f"revert failed: {type(error).__name__}: {error}"
-            record.state = FaultState.FAILED
-            log.error("fault %s: revert failed: %s", record.id, error)
-        record.reverted_at = self._clock()
+            evidence, state, error = dict(record.injector.revert()), final, None
+        except Exception as failure:
+            evidence = {**_safe_evidence(record), "revert_error": str(failure)}
+            state, error = FaultState.FAILED, f"revert failed: {type(failure).__name__}: {failure}"
+            log.error("fault %s: revert failed: %s", record.id, failure)
         with self._lock:
+            record.evidence, record.state, record.error = evidence, state, error
+            record.reverted_at = self._clock()
             self._trim()
-        self._emit(record.request.kind, "expired" if final is FaultState.EXPIRED else "reverted")
-        log.info("%s fault %s %s", record.state, record.id, record.request.kind)
+        record.done.set()
+        self._emit(record.request.kind, "expired" if state is FaultState.EXPIRED else "reverted")
+        log.info("%s fault %s %s", state, record.id, record.request.kind)
 
     def revert(self, fault_id: str) -> dict[str, Any]:
         """Revert one fault (idempotent: a fault already reverted is answered as it is)."""
-        with self._ops:
-            record = self._record(fault_id)
-            self._revert(record, FaultState.REVERTED)
-            return record.to_json(_safe_evidence(record))
+        record = self._record(fault_id)
+        self._revert(record, FaultState.REVERTED)
+        return record.to_json(_safe_evidence(record))
 
     def revert_all(self) -> list[dict[str, Any]]:
         return self.revert_matching(lambda record: True)
 
     def revert_matching(self, predicate: Callable[[FaultRecord], bool]) -> list[dict[str, Any]]:
         """Revert every active fault ``predicate`` selects, newest first."""
-        with self._ops:
-            with self._lock:
-                chosen = [r for r in self._records.values() if r.state is FaultState.ACTIVE]
-            chosen = [record for record in reversed(chosen) if predicate(record)]
-            for record in chosen:
-                self._revert(record, FaultState.REVERTED)
-            return [record.to_json(_safe_evidence(record)) for record in chosen]
+        with self._lock:
+            active = [r for r in self._records.values() if r.state is FaultState.ACTIVE]
+        chosen = [record for record in reversed(active) if predicate(record)]
+        for record in chosen:
+            self._revert(record, FaultState.REVERTED)
+        return [record.to_json(_safe_evidence(record)) for record in chosen]
 
     # queries ------------------------------------------------------------------------------
 
@@ -277,6 +287,8 @@ class FaultRegistry:
     # expiry -------------------------------------------------------------------------------
 
     def _expire_loop(self) -> None:
+        """Wait for the next deadline; revert each due fault in its own thread (a slow revert
+        never delays another fault's expiry)."""
         while True:
             with self._lock:
                 while not self._closed and not self._due():
@@ -285,18 +297,17 @@ class FaultRegistry:
                 if self._closed:
                     return
                 _, fault_id = heapq.heappop(self._heap)
-            self._expire(fault_id)
+                record = self._records.get(fault_id)
+            if record is not None and record.deadline <= time.monotonic():
+                threading.Thread(
+                    target=self._revert,
+                    args=(record, FaultState.EXPIRED),
+                    name=f"expire-{fault_id}",
+                    daemon=True,
+                ).start()
 
     def _due(self) -> bool:
         return bool(self._heap) and self._heap[0][0] <= time.monotonic()
-
-    def _expire(self, fault_id: str) -> None:
-        with self._ops:
-            with self._lock:
-                record = self._records.get(fault_id)
-            due = record is not None and record.deadline <= time.monotonic()
-            if record is not None and due and record.state is FaultState.ACTIVE:
-                self._revert(record, FaultState.EXPIRED)
 
     def close(self) -> list[dict[str, Any]]:
         """Revert every active fault and stop the expiry timer."""
