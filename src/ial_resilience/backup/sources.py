@@ -54,6 +54,7 @@ class BackupRequest:
     kind: SourceKind
     compression: Compression = Compression.NONE
     format: PhysicalFormat = PhysicalFormat.TAR
+    max_rate: str | None = None  # physical: pg_basebackup --max-rate, e.g. "32k", "10M"
 
 
 @dataclass
@@ -121,6 +122,12 @@ def run_backup(
         )
         on_step("committing")
         repo.commit(backup_id, manifest)
+    except OSError as error:
+        repo.abort(backup_id)
+        raise BackupError(
+            f"backup {backup_id} could not be written to {repo.root}: {error.strerror or error}",
+            hint="check that the repository is writable and has free space; nothing was committed",
+        ) from error
     except BaseException:
         repo.abort(backup_id)
         raise
@@ -153,6 +160,8 @@ def _physical(request: BackupRequest, staging: Path, on_step: Step) -> _Produced
     fmt = request.format.value[0]
     argv: list[str | Path] = ["pg_basebackup", "-d", dsn, "-D", staging / "data", "-F", fmt,
                               "-X", "stream", "-c", "fast"]  # fmt: skip
+    if request.max_rate:
+        argv += ["--max-rate", request.max_rate]
     on_step("pg_basebackup")
     run_tool(argv, dsn=dsn, action="take a base backup")
     if request.compression == Compression.ZSTD:

@@ -92,6 +92,9 @@ def run(
     max_bytes: Annotated[
         str | None, typer.Option(help="refuse to grow the repository past this size")
     ] = None,
+    max_rate: Annotated[
+        str | None, typer.Option(help="physical: throttle pg_basebackup, e.g. 10M (kB/s: 32k)")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Take a backup; it is listed only once every file is written, hashed and committed."""
@@ -100,6 +103,7 @@ def run(
         kind=sources.detect_kind(source, kind),
         compression=_choice(compress, Compression, "--compress"),
         format=_choice(fmt, PhysicalFormat, "--format"),
+        max_rate=max_rate,
     )
     with _progress(f"backup {request.kind.value}", as_json) as step:
         manifest = sources.run_backup(_repo(repo, max_bytes), request, on_step=step)
