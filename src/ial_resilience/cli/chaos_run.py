@@ -105,7 +105,7 @@ def execute_run(
     policy = safety.load_policy(policy_file)
     state = resolve_state_dir(state_dir)
     run_id = new_run_id(experiment.title)
-    provider = LocalProvider.from_state_dir(state, offline=dry_run)
+    provider = LocalProvider.from_state_dir(state, offline=True)  # the agent is needed later
     options = RunOptions(
         state_dir=state,
         journal_path=journal or journal_mod.default_path(run_id),

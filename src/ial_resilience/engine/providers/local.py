@@ -50,15 +50,18 @@ class LocalProvider:
         self._processes: list[dict[str, Any]] | None = None
         self._targets: dict[str, Any] = {}
         self._reset_counts: dict[str, int] = {}
+        self._offline_reason: AgentUnreachable | None = None
 
     @classmethod
     def from_state_dir(cls, state_dir: Path | None, *, offline: bool = False) -> LocalProvider:
         """A provider on the agent of ``state_dir``; ``offline`` (dry runs) when none runs."""
         try:
             return cls(AgentClient.from_state_dir(state_dir))
-        except AgentUnreachable:
+        except AgentUnreachable as error:
             if offline:
-                return cls(None)
+                provider = cls(None)
+                provider._offline_reason = error
+                return provider
             raise
 
     @property
