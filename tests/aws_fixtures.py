@@ -8,6 +8,7 @@ an :class:`AwsTarget` pointing at the server; the environment is restored after 
 
 from __future__ import annotations
 
+import logging
 import socket
 import tempfile
 import time
@@ -44,6 +45,7 @@ def _wait_until_serving(endpoint: str, timeout: float = 20.0) -> None:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """The endpoint URL of a moto server shared by every AWS test of the session."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

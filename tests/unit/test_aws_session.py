@@ -8,6 +8,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
     ProfileNotFound,
 )
 
@@ -19,7 +20,7 @@ from ial_resilience.aws._session import (
     AwsUnreachable,
     aws_call,
 )
-from ial_resilience.errors import ExitCode
+from ial_resilience.errors import ExitCode, InputError
 
 TARGET = AwsTarget(region="eu-west-1", endpoint_url="http://127.0.0.1:1")
 
@@ -93,3 +94,8 @@ def test_resolve_prefers_flags_then_environment(monkeypatch: pytest.MonkeyPatch)
     flags = AwsTarget.resolve(region="us-west-2", endpoint_url="http://127.0.0.1:8")
     assert (flags.region, flags.endpoint_url) == ("us-west-2", "http://127.0.0.1:8")
     assert flags.in_region("eu-north-1").endpoint_url == "http://127.0.0.1:8"
+
+
+def test_parameter_validation_is_invalid_input() -> None:
+    with pytest.raises(InputError, match="BackupName"):
+        _raise(ParamValidationError(report="Invalid length for parameter BackupName"))

@@ -8,7 +8,7 @@ client for it; ``aws_call()`` is the only place botocore exceptions become
     └── AwsError                 an AWS API call failed (``code`` holds the AWS error code)
         ├── AwsCredentialsError  no credentials / profile not found / credentials refused
         └── AwsUnreachable       nothing answers at the endpoint
-    InputError
+    InputError                   a value AWS would refuse (botocore parameter validation)
     └── AwsNotFound              the table, bucket, key or backup named does not exist
 """
 
@@ -30,6 +30,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
     PartialCredentialsError,
     ProfileNotFound,
     ReadTimeoutError,
@@ -188,6 +189,10 @@ def aws_call(action: str, target: AwsTarget) -> Iterator[None]:
         raise AwsUnreachable(
             f"cannot {action}: nothing answers at {target.describe()} ({error})",
             hint="check --endpoint-url / AWS_ENDPOINT_URL, the network and the region",
+        ) from error
+    except ParamValidationError as error:
+        raise InputError(
+            f"cannot {action}: {error}", hint="correct the value named above and try again"
         ) from error
     except BotoCoreError as error:
         raise AwsError(f"cannot {action} at {target.describe()}: {error}") from error

@@ -93,7 +93,7 @@ def enable_pitr(target: AwsTarget, table: str, recovery_days: int | None = None)
     """Turn point-in-time recovery on (idempotent); ``recovery_days`` is 1–35 (AWS default 35)."""
     if recovery_days is not None and not 1 <= recovery_days <= 35:
         raise InputError(
-            f"recovery period {recovery_days} days is out of range",
+            f"recovery period {recovery_days} days is out of range (1 to 35)",
             hint="DynamoDB keeps point-in-time recovery for 1 to 35 days",
         )
     spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
