@@ -10,6 +10,8 @@ import typer
 
 from ial_resilience.cli import chaos_run, chaos_spec
 
-app = typer.Typer(help="Chaos experiments: validate, run (with --dry-run), clean up.", no_args_is_help=True)
+app = typer.Typer(
+    help="Chaos experiments: validate, run (with --dry-run), clean up.", no_args_is_help=True
+)
 chaos_spec.register(app)
 chaos_run.register(app)
