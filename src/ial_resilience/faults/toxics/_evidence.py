@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from typing import Any
@@ -87,5 +88,5 @@ class Evidence:
 
 def _percentile(ordered: list[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted list."""
-    index = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
+    index = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
     return ordered[index]
