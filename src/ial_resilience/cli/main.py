@@ -14,7 +14,7 @@ from typer._click.exceptions import NoArgsIsHelpError
 from typer.exceptions import TyperException
 
 from ial_resilience import __version__
-from ial_resilience.cli import agent, backup, chaos, demo
+from ial_resilience.cli import agent, alerts, backup, chaos, demo, observe
 from ial_resilience.errors import ExitCode, IalrError
 
 app = typer.Typer(
@@ -33,6 +33,8 @@ app.add_typer(chaos.app, name="chaos")
 app.add_typer(agent.app, name="agent")
 app.add_typer(backup.app, name="backup")
 app.add_typer(backup.recovery_app, name="recovery")
+app.add_typer(observe.app, name="observe")
+app.add_typer(alerts.app, name="alerts")
 demo.register(app)
 
 
