@@ -105,7 +105,12 @@ class Api:
                 self._audit.info(
                     "%s %s %s -> %d %s", who, method, request.url.path, status, summary
                 )
-            return JSONResponse(payload, status_code=status)
+            try:
+                return JSONResponse(payload, status_code=status)
+            except ValueError:  # NaN or infinity somewhere in evidence: a bug, not bad input
+                self._audit.exception("cannot render the answer to %s %s", method, request.url.path)
+                body = error_body("internal", "the answer could not be rendered as JSON")
+                return JSONResponse(body, status_code=500)
 
         return Route(path, endpoint, methods=[method])
 

@@ -20,6 +20,7 @@ import socket
 import sys
 from pathlib import Path
 
+import httpx
 import psutil
 import uvicorn
 
@@ -57,11 +58,28 @@ def refuse_if_running(state_dir: Path) -> None:
         info = read_agent_info(state_dir)
     except AgentUnreachable:
         return
-    if info.pid != os.getpid() and psutil.pid_exists(info.pid):
+    if info.pid != os.getpid() and psutil.pid_exists(info.pid) and _answers(info):
         raise Conflict(
             f"an agent already runs for {state_dir} (pid {info.pid}, {info.url})",
             hint="stop it (kill -TERM its pid) or pass another --state-dir",
         )
+
+
+def _answers(info: AgentInfo) -> bool:
+    """True when an agent with that pid answers at that URL (a reused pid is not an agent)."""
+    try:
+        health = httpx.get(f"{info.url}/v1/health", timeout=1.0).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return isinstance(health, dict) and health.get("pid") == info.pid
+
+
+class _Stopping(Exception):
+    """SIGTERM/SIGINT before the server took over signal handling."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise _Stopping
 
 
 def setup_logging(state_dir: Path) -> None:
@@ -89,6 +107,11 @@ def bind(port: int) -> socket.socket:
     return sock
 
 
+def _ignore_signals() -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+
+
 def _serve(agent: Agent, token: str, sock: socket.socket) -> None:
     config = uvicorn.Config(
         build_app(agent, token, log),
@@ -98,10 +121,9 @@ def _serve(agent: Agent, token: str, sock: socket.socket) -> None:
         timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
-    # uvicorn re-raises the signal that stopped it once it is done; our own handler makes that
-    # harmless so the cleanup below always runs.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: None)
+    # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal that stopped it
+    # to the handler it found; a no-op handler makes that harmless so the cleanup always runs.
+    _ignore_signals()
     server.run(sockets=[sock])
 
 
@@ -113,7 +135,20 @@ def run_agent(
 ) -> int:
     """Run the agent in the foreground until SIGTERM/SIGINT; returns the exit code."""
     check_bind_host(host)
-    directory = ensure_state_dir(resolve_state_dir(state_dir))
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    for signum in previous:
+        signal.signal(signum, _interrupt)
+    try:
+        _run(resolve_state_dir(state_dir), port, system)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+def _run(state_dir: Path, port: int, system: Path | None) -> None:
+    """Start, serve, and on any exit revert everything and remove ``agent.json``."""
+    directory = ensure_state_dir(state_dir)
     refuse_if_running(directory)
     setup_logging(directory)
     sock = bind(port)
@@ -129,12 +164,14 @@ def run_agent(
         write_agent_info(directory, AgentInfo(url=url, pid=os.getpid()))
         log.info("agent %s serving %s (state %s)", os.getpid(), url, directory)
         _serve(agent, token, sock)
+    except _Stopping:
+        log.info("stopped by a signal while starting")
     finally:
+        _ignore_signals()  # a second signal must not cut the cleanup short
         reverted = agent.shutdown()
         remove_agent_info(directory, os.getpid())
         sock.close()
         log.info("agent stopped; reverted %d fault(s)", len(reverted))
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
