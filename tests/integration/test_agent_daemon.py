@@ -8,7 +8,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -26,13 +26,13 @@ def running_agent(tmp_path: Path) -> Iterator[RunningAgent]:
         yield running
 
 
-def _wait(predicate: object, timeout: float = 10.0) -> bool:
+def _wait(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(0.02)
-    return False
+    return predicate()
 
 
 def test_state_files_and_token_mode(running_agent: RunningAgent) -> None:
@@ -163,3 +163,25 @@ def test_sigterm_reverts_every_fault_and_removes_agent_json(tmp_path: Path) -> N
         victim.send_signal(signal.SIGCONT)
         victim.kill()
         victim.wait()
+
+
+def test_stress_children_do_not_outlive_a_killed_agent(tmp_path: Path) -> None:
+    fill_dir = tmp_path / "fill"
+    fill_dir.mkdir()
+    with start_agent(tmp_path / "state") as running:
+        applied = running.client.apply_faults([
+            {"kind": "cpu", "target": {"host": True}, "duration_ms": 60_000,
+             "params": {"workers": 1, "load": 10}},
+            {"kind": "disk", "target": {"host": True}, "duration_ms": 60_000,
+             "params": {"directory": str(fill_dir), "bytes": 1 << 20}},
+        ])  # fmt: skip
+        [worker] = applied[0]["evidence"]["worker_pids"]
+        assert list(fill_dir.iterdir())
+        running.process.kill()
+        running.process.wait(10)
+
+        def gone() -> bool:
+            return not psutil.pid_exists(worker) or psutil.Process(worker).status() == "zombie"
+
+        assert _wait(gone)
+        assert _wait(lambda: list(fill_dir.iterdir()) == [])
