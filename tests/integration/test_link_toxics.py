@@ -71,6 +71,19 @@ def test_bandwidth_limits_the_rate() -> None:
     assert evidence["landed"] is True
 
 
+def test_bandwidth_pushes_back_on_the_sender_instead_of_buffering() -> None:
+    def slow_sink(conn: socket.socket) -> None:
+        while conn.recv(65536):
+            pass
+
+    with running_server(slow_sink) as server, running_link(server.address) as link:
+        link.add_toxic(parse_toxic("bandwidth", {"rate_kbps": 100}, "upstream"))
+        client = connect(link)
+        client.settimeout(1.0)
+        with pytest.raises(TimeoutError):  # 20 MB cannot leave the client at 100 kB/s in 1 s
+            client.sendall(b"p" * 20_000_000)
+
+
 def test_slicer_cuts_messages_into_small_pieces() -> None:
     sizes: list[int] = []
 

@@ -62,6 +62,7 @@ class Pump:
         self._pipe: tuple[int, int] | None = None
         self._writer: Writer | None = None
         self._writer_thread: threading.Thread | None = None
+        self._wake = threading.Event()  # ends a backpressure wait early
 
     def run(self) -> None:
         clean = False
@@ -78,10 +79,12 @@ class Pump:
 
     def flush(self) -> None:
         """A toxic was removed: whatever the writer holds may leave now."""
+        self._wake.set()
         if self._writer is not None:
             self._writer.flush()
 
     def stop(self) -> None:
+        self._wake.set()
         if self._writer is not None:
             self._writer.close()
 
@@ -148,6 +151,10 @@ class Pump:
                 self.bytes += len(chunk.data)
             return
         self._writer_started().put(chunks)
+        hold = max(stage.hold(now) for stage in stages) if stages else 0.0
+        if hold > 0:
+            self._wake.wait(hold)
+            self._wake.clear()
 
     def _writer_started(self) -> Writer:
         if self._writer is None:

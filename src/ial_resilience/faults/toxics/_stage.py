@@ -63,3 +63,7 @@ class Stage:
 
     def process(self, chunk: Chunk, now: float) -> list[Chunk]:
         return [chunk]
+
+    def hold(self, now: float) -> float:
+        """Seconds the reader should wait before reading more (backpressure); 0 = none."""
+        return 0.0

@@ -11,6 +11,7 @@ from ial_resilience.faults.toxics._spec import Attr, Direction
 from ial_resilience.faults.toxics._stage import Chunk, Control, Stage
 
 _SLICE_SECONDS = 0.02  # chunks are cut so each piece takes about this long at the rate
+_BACKLOG_SECONDS = 0.25  # beyond this much queued transfer time the reader stops reading
 
 
 class BandwidthStage(Stage):
@@ -32,6 +33,11 @@ class BandwidthStage(Stage):
             out[0].request = chunk.request
         self._evidence.add(chunks=len(out))
         return out
+
+    def hold(self, now: float) -> float:
+        """Stop reading while more than a quarter second of transfer is queued, so the sender
+        feels the limit through TCP backpressure instead of the proxy buffering for it."""
+        return max(0.0, self._free_at - now - _BACKLOG_SECONDS)
 
 
 class Bandwidth(ToxicKind):
