@@ -112,6 +112,24 @@ def test_step_without_fault(tmp_path: Path) -> None:
     assert problem.found == "nothing"
 
 
+def test_step_that_is_not_a_mapping(tmp_path: Path) -> None:
+    text = GOOD.split("method:")[0] + "method:\n  - network.latency\n"
+    (problem,) = problems_of(tmp_path, text)
+    assert where(problem) == (10, 5, "method[0]")
+    assert problem.found == "'network.latency'"
+    assert problem.expected.startswith("a mapping such as {fault: network.latency")
+
+
+def test_guardrail_needs_a_tolerance_and_a_probe_selector(tmp_path: Path) -> None:
+    text = GOOD + "guardrails:\n  - probe: {process: {}}\n    tolerance: {}\n"
+    problems = problems_of(tmp_path, text)
+    assert [(where(p), p.found) for p in problems] == [
+        ((15, 22, "guardrails[0].probe.process"), "none"),
+        ((16, 16, "guardrails[0].tolerance"), "an empty mapping"),
+    ]
+    assert problems[0].expected == "exactly one of name, pid, match for a process probe"
+
+
 def test_unknown_probe_kind_suggests_the_closest(tmp_path: Path) -> None:
     (problem,) = problems_of(tmp_path, GOOD.replace("{http: {url", "{htp: {url"))
     assert where(problem) == (6, 13, "steady_state[0].probe.htp")

@@ -61,6 +61,8 @@ def test_every_fault_of_the_design_and_the_local_toxics() -> None:
         ("network.slicer", {"average_size": "64B", "delay": "1ms"},
          {"average_size": 64, "size_variation": 0, "delay_us": 1000}),
         ("network.timeout", {}, {"timeout_ms": 0.0}),
+        ("network.partition", {}, {"timeout_ms": 0.0}),
+        ("db.connection-drop", {}, {"timeout_ms": 0.0}),
         ("network.slow-open", {"delay": "1s"}, {"delay_ms": 1000.0}),
         ("process.kill", {"signal": "term"}, {"signal": "SIGTERM"}),
         ("resource.cpu", {"workers": 1, "load": 80}, {"workers": 1, "load": 80}),

@@ -135,6 +135,20 @@ class NoParams(FaultParams):
     """The fault takes no parameters."""
 
 
+class BlackholeParams(FaultParams):
+    """No parameters; the agent blackholes the link (``timeout`` with no close)."""
+
+    def agent_attributes(self) -> dict[str, Any]:
+        return {"timeout_ms": 0.0}
+
+
+class DropParams(FaultParams):
+    """No parameters; the agent resets every connection of the link at once."""
+
+    def agent_attributes(self) -> dict[str, Any]:
+        return {"timeout_ms": 0.0}
+
+
 class LatencyParams(FaultParams):
     latency: Delay = Field(description="delay added to every chunk, e.g. 200ms")
     jitter: Delay = Field(default=0.0, description="random ± variation, e.g. 20ms")
@@ -289,7 +303,7 @@ FAULTS: dict[str, FaultKind] = {
     for k in (
         _kind("network.latency", {_L, _S}, LatencyParams, "delay every chunk", "latency"),
         _kind("network.loss", {_L, _S}, LossParams, "drop a share of chunks", "loss"),
-        _kind("network.partition", {_L, _S}, NoParams, "blackhole all traffic", "timeout"),
+        _kind("network.partition", {_L, _S}, BlackholeParams, "blackhole all traffic", "timeout"),
         _kind("network.bandwidth", {_L, _S}, BandwidthParams, "cap throughput", "bandwidth"),
         _kind("network.reset", {_L}, ResetParams, "reset connections (RST)", "reset"),
         _kind("network.slow-close", {_L}, DelayParams, "delay closing", "slow_close"),
@@ -305,7 +319,7 @@ FAULTS: dict[str, FaultKind] = {
         _kind("resource.disk", {_H}, DiskParams, "fill a directory", "disk"),
         _kind("http.abort", {_L, _S}, HttpAbortParams, "answer an HTTP error", "http_abort"),
         _kind("http.delay", {_L, _S}, HttpDelayParams, "delay HTTP requests", "http_delay"),
-        _kind("db.connection-drop", {_L, _D}, NoParams, "drop every open connection"),
+        _kind("db.connection-drop", {_L, _D}, DropParams, "drop every open connection", "reset"),
         _kind("db.failover", {_D}, NoParams, "fail the primary over to the replica"),
         _kind("dependency.outage", {_L, _S}, NoParams, "make a dependency unreachable", "down"),
         _kind("lb.health-check-fail", {_S}, NoParams, "fail the load balancer health checks"),

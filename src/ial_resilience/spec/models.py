@@ -84,7 +84,7 @@ class Direction(StrEnum):
 def exactly_one(model: SpecModel, keys: tuple[str, ...], what: str) -> str:
     present = [key for key in keys if getattr(model, key) is not None]
     if len(present) != 1:
-        found = " and ".join(present) if present else "none of them"
+        found = " and ".join(present) if present else "none"
         raise PydanticCustomError(
             "exactly_one", f"exactly one of {', '.join(keys)} for {what}", {"found": found}
         )

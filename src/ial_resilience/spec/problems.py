@@ -114,6 +114,9 @@ def _unknown_fault(
 ) -> Problem:
     model = model_at(root, document.data, path)
     field = str(getattr(model, "FAULT_FIELD", "fault"))
+    if not isinstance(item.get("input"), dict):
+        example = f"{{{field}: network.latency, …}}"
+        return document.problem(path, _found(item), f"a mapping such as {example}")
     if item["type"] == "union_tag_not_found":
         line, column = document.value_at(path)
         key = format_path((*path, field))
@@ -134,9 +137,9 @@ def _found(item: dict[str, Any]) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, dict):
-        return "a mapping"
+        return "a mapping" if value else "an empty mapping"
     if isinstance(value, list):
-        return "a list"
+        return "a list" if value else "an empty list"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
