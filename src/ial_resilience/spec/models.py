@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, create_model, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, create_model, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -292,6 +292,8 @@ class FaultStep(SpecModel):
     The step starts ``after`` seconds into the method and lasts ``duration`` seconds, so steps
     may overlap or chain.
     """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     FAULT_FIELD: ClassVar[str] = "fault"
     FAULT_NAME: ClassVar[str] = ""

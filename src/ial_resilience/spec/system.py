@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ial_resilience.faults.vocabulary import FAULTS, FaultParams, TargetKind
@@ -85,6 +85,8 @@ class FaultTargetRef(SpecModel):
 
 class SystemFault(SpecModel):
     """A fault declared in the system file, applied by the agent when it starts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     FAULT_FIELD: ClassVar[str] = "kind"
     FAULT_NAME: ClassVar[str] = ""
