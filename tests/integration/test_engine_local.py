@@ -214,3 +214,28 @@ def test_kill_9_mid_fault_then_cleanup_reverts_at_once(
     assert running_agent.client.fault(fault["id"])["state"] == "reverted"
     code, out, _ = run_cli(capsys, "chaos", "cleanup", "--state-dir", state)
     assert code == 0 and "nothing to clean up" in out
+
+
+def test_sigterm_reverts_at_once_and_marks_the_journal_incomplete(
+    tmp_path: Path, db_link: str, running_agent: RunningAgent, capsys: pytest.CaptureFixture[str]
+) -> None:
+    method = LATENCY_200.replace("1500ms", "60s")
+    file = write_experiment(tmp_path / "exp.yaml", db_link, method=method)
+    journal = tmp_path / "j.json"
+    process = _spawn_run(file, running_agent.state_dir, journal)
+    try:
+        [fault] = _wait_for(lambda: _active(running_agent.client), 30, "the fault to be applied")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 2
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert running_agent.client.fault(fault["id"])["state"] == "reverted"
+    document = json.loads(journal.read_text())
+    assert document["complete"] is False and document["status"] == "aborted"
+    assert document["faults"][0]["revert_reason"] == "interrupted"
+    code, out, _ = run_cli(
+        capsys, "chaos", "cleanup", "--json", "--state-dir", str(running_agent.state_dir)
+    )
+    assert code == 0 and json.loads(out)["pending"] == 0
