@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -18,7 +19,8 @@ from ial_resilience.aws.history import DrillResult, record
 from ial_resilience.aws.s3 import Versioning, backup_lifecycle_rule, replication_rule
 from ial_resilience.errors import InputError, StoreError
 
-ITEMS = [
+Item = dict[str, dict[str, Any]]
+ITEMS: list[Item] = [
     {"id": {"S": "1"}, "tags": {"SS": ["b", "a"]}, "blob": {"B": b"\x00\x01"}},
     {"id": {"S": "2"}, "n": {"N": "42"}, "m": {"M": {"x": {"L": [{"N": "1"}, {"BOOL": True}]}}}},
     {"id": {"S": "3"}, "nums": {"NS": ["3", "1"]}, "bins": {"BS": [b"z", b"a"]}},
@@ -26,12 +28,12 @@ ITEMS = [
 
 
 @given(st.permutations(ITEMS))
-def test_fingerprint_ignores_item_order(items: list[dict]) -> None:  # type: ignore[type-arg]
+def test_fingerprint_ignores_item_order(items: list[Item]) -> None:
     assert fingerprint(iter(items)) == fingerprint(iter(ITEMS))
 
 
 def test_fingerprint_ignores_set_order_but_not_list_order() -> None:
-    base = {"id": {"S": "1"}, "s": {"SS": ["a", "b"]}, "l": {"L": [{"S": "a"}, {"S": "b"}]}}
+    base: Item = {"id": {"S": "1"}, "s": {"SS": ["a", "b"]}, "l": {"L": [{"S": "a"}, {"S": "b"}]}}
     set_swapped = {**base, "s": {"SS": ["b", "a"]}}
     list_swapped = {**base, "l": {"L": [{"S": "b"}, {"S": "a"}]}}
     assert fingerprint(iter([base])) == fingerprint(iter([set_swapped]))
@@ -40,7 +42,7 @@ def test_fingerprint_ignores_set_order_but_not_list_order() -> None:
 
 def test_fingerprint_sees_a_changed_missing_or_duplicated_item() -> None:
     reference = fingerprint(iter(ITEMS))
-    changed = [ITEMS[0], {**ITEMS[1], "n": {"N": "43"}}, ITEMS[2]]
+    changed: list[Item] = [ITEMS[0], {**ITEMS[1], "n": {"N": "43"}}, ITEMS[2]]
     assert fingerprint(iter(changed)).sha256 != reference.sha256
     assert fingerprint(iter(ITEMS[:2])) != reference
     doubled = fingerprint(iter([*ITEMS, ITEMS[0]]))
