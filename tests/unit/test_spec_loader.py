@@ -130,6 +130,26 @@ def test_guardrail_needs_a_tolerance_and_a_probe_selector(tmp_path: Path) -> Non
     assert problems[0].expected == "exactly one of name, pid, match for a process probe"
 
 
+def test_guardrail_window_must_hold_min_samples(tmp_path: Path) -> None:
+    guardrail = "  - probe: {tcp: {address: 'h:1'}}\n    every: 1s\n    window: 2s\n"
+    text = (
+        GOOD + "guardrails:\n" + guardrail + "    min_samples: 3\n    tolerance: {count: '>= 3'}\n"
+    )
+    (problem,) = problems_of(tmp_path, text)
+    assert where(problem) == (15, 5, "guardrails[0]")
+    assert problem.found.startswith("a 2s window, which holds fewer than min_samples (3)")
+
+
+def test_parameters_for_a_fault_that_takes_none(tmp_path: Path) -> None:
+    text = GOOD.replace("network.latency", "network.down")
+    problems = problems_of(tmp_path, text)
+    assert [where(p) for p in problems] == [
+        (12, 12, "method[0].with.latency"),
+        (12, 28, "method[0].with.jitter"),
+    ]
+    assert problems[0].expected == "no key here (none is taken)"
+
+
 def test_unknown_probe_kind_suggests_the_closest(tmp_path: Path) -> None:
     (problem,) = problems_of(tmp_path, GOOD.replace("{http: {url", "{htp: {url"))
     assert where(problem) == (6, 13, "steady_state[0].probe.htp")

@@ -239,6 +239,18 @@ class Guardrail(SpecModel):
     tolerance: Tolerance = Field(min_length=1)
     min_samples: int = Field(default=1, ge=1)
 
+    @model_validator(mode="after")
+    def _window_holds_min_samples(self) -> Guardrail:
+        if self.window + 1e-9 < self.every * self.min_samples:
+            found = (
+                f"a {self.window:g}s window, which holds fewer than min_samples "
+                f"({self.min_samples}) samples taken every {self.every:g}s"
+            )
+            raise PydanticCustomError(
+                "guardrail", "a window of at least every × min_samples", {"found": found}
+            )
+        return self
+
 
 class Recovery(SpecModel):
     """After revert, sample until the steady state holds again, within ``within``."""

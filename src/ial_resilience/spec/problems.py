@@ -102,7 +102,7 @@ def _unknown_key(document: Document, path: PathKey, root: type[BaseModel]) -> Pr
     key = str(path[-1])
     model = model_at(root, document.data, path[:-1])
     allowed = allowed_keys(model) if model else []
-    expected = "one of " + ", ".join(allowed) if allowed else "no such key"
+    expected = "one of " + ", ".join(allowed) if allowed else "no key here (none is taken)"
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
         expected = f"{close[0]!r} (did you mean it?); keys allowed here: {', '.join(allowed)}"
