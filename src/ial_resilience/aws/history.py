@@ -1,15 +1,17 @@
 """Results of AWS recovery drills, written where the local drills write theirs.
 
 One JSON file per drill under ``$IALR_STATE_DIR`` (or ``~/.local/state/ialr``)
-``/history/recovery/``, with the fields every drill shares: ``scenario``, ``started`` (ISO 8601
-UTC), ``rto_s``, ``rpo_s`` (``null`` when not measured), ``passed``, ``details``.
+``/history/recovery/<%Y%m%dT%H%M%S%fZ>-<scenario>.json``, with the fields every drill shares:
+``scenario``, ``started`` (ISO 8601 UTC), ``rto_s``, ``rpo_s`` (``null`` when not measured),
+``passed``, ``details``; plus the field names the local drills use
+(``ial_resilience.backup.drills.DrillResult``: ``started_at``, ``status``, ``rto_target_s``,
+``data_ok``, ``detail``) so one reader can list both.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +30,15 @@ class DrillResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        shared = asdict(self)
+        local_names = {
+            "started_at": self.started,
+            "status": "passed" if self.passed else "failed",
+            "rto_target_s": self.details.get("rto_target_s"),
+            "data_ok": bool(self.details.get("content_matches")),
+            "detail": f"AWS drill at {self.details.get('endpoint', 'AWS')}",
+        }
+        return {**shared, **local_names}
 
 
 def utc_now() -> datetime:
@@ -51,7 +61,8 @@ def history_dir() -> Path:
 def record(result: DrillResult, directory: Path | None = None) -> Path:
     """Write ``result`` atomically (temporary file, then rename); returns the file written."""
     target_dir = directory or history_dir()
-    stamp = re.sub(r"[^0-9A-Za-z]", "", result.started)
+    started = datetime.fromisoformat(result.started.replace("Z", "+00:00"))
+    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = target_dir / f"{stamp}-{result.scenario}.json"
     temporary = path.with_suffix(".json.tmp")
     try:
