@@ -17,6 +17,7 @@ THREAD_STACK = 512 * 1024
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _LINGER_ZERO = struct.pack("ii", 1, 0)
 _UNSPEC = struct.pack("H14x", socket.AF_UNSPEC)
+_PR_SET_TIMERSLACK = 29
 _libc = ctypes.CDLL(None, use_errno=True)
 _stack_lock = threading.Lock()
 
@@ -60,6 +61,12 @@ def tune(sock: socket.socket) -> None:
     """Small messages go out at once (the proxy must not add Nagle delays)."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def precise_timers() -> None:
+    """Shrink this thread's timer slack from 50 µs to 1 µs so timed waits end on time."""
+    with contextlib.suppress(AttributeError, OSError):
+        _libc.prctl(_PR_SET_TIMERSLACK, 1, 0, 0, 0)
 
 
 def spawn(target: Callable[[], None], name: str) -> threading.Thread:
