@@ -34,7 +34,7 @@ def write_atomic(path: Path, document: Mapping[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=1, sort_keys=False, default=str)
+            json.dump(document, handle, separators=(",", ":"), default=str)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())

@@ -391,8 +391,20 @@ class Run:
         active: dict[int, AppliedFault],
         reason: RevertReason,
     ) -> None:
-        for index in sorted(active):
-            self._revert(record, ledger, active.pop(index), reason)
+        """Revert every active fault at once (one thread each): an abort waits for the slowest
+        revert, not for the sum of them."""
+        pending = [active.pop(index) for index in sorted(active)]
+        if len(pending) == 1:
+            self._revert(record, ledger, pending[0], reason)
+            return
+        threads = [
+            threading.Thread(target=self._revert, args=(record, ledger, applied, reason))
+            for applied in pending
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     # -- recovery -------------------------------------------------------------------------
     def _recovery(self, record: RunRecord, steady: list[CheckSpec]) -> None:

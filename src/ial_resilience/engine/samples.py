@@ -23,9 +23,9 @@ from typing import Any
 from ial_resilience.probes.base import Sample
 from ial_resilience.probes.stats import latency_statistics
 
-DEFAULT_CAP = 1000
+DEFAULT_CAP = 600
 DEFAULT_WINDOW_S = 1.0
-DEFAULT_MAX_WINDOWS = 256
+DEFAULT_MAX_WINDOWS = 120
 
 
 @dataclass(slots=True)
