@@ -1,0 +1,95 @@
+"""The S3 backup repository over HTTP against a moto server: a backup is invisible until its
+manifest is committed, and it round-trips byte for byte."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ial_resilience.aws._session import AwsTarget, client
+from ial_resilience.aws.s3_repository import S3Repository
+from ial_resilience.backup.models import FileEntry, Manifest, SourceKind
+from ial_resilience.backup.repository import Repository
+from ial_resilience.errors import BackupError, InputError
+from tests.aws_fixtures import aws_env, moto_endpoint  # noqa: F401
+
+pytestmark = pytest.mark.aws
+
+
+@pytest.fixture
+def repo(aws_env: AwsTarget) -> S3Repository:  # noqa: F811
+    bucket = f"repo-{uuid.uuid4().hex[:10]}"
+    client("s3", aws_env).create_bucket(Bucket=bucket)
+    return S3Repository(aws_env, bucket, prefix="team/db")
+
+
+def _file(tmp_path: Path, name: str, size: int) -> Path:
+    path = tmp_path / name
+    path.write_bytes(bytes(i % 251 for i in range(size)))
+    return path
+
+
+def _manifest(backup_id: str, path: Path) -> Manifest:
+    now = datetime.now(UTC)
+    data = path.read_bytes()
+    entry = FileEntry(path=path.name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return Manifest(id=backup_id, kind=SourceKind.DIRECTORY, source="/data", started_at=now,
+                    ended_at=now, files=(entry,))  # fmt: skip
+
+
+def test_implements_the_repository_protocol(repo: S3Repository) -> None:
+    assert isinstance(repo, Repository)
+    assert repo.url == f"s3://{repo.bucket}/team/db"
+
+
+def test_backup_is_invisible_until_committed_then_round_trips(
+    repo: S3Repository, tmp_path: Path
+) -> None:
+    data = _file(tmp_path, "base.tar", 3 * 1024 * 1024)
+    repo.put("backups/b1/base.tar", data)
+    assert repo.list("backups/") == []
+    with pytest.raises(BackupError, match=r"no object backups/b1/base\.tar"):
+        repo.get("backups/b1/base.tar", tmp_path / "early")
+    repo.commit("b1", _manifest("b1", data))
+    assert repo.list("backups/") == ["backups/b1/base.tar", "backups/b1/manifest.json"]
+    repo.get("backups/b1/base.tar", tmp_path / "back.tar")
+    assert (tmp_path / "back.tar").read_bytes() == data.read_bytes()
+    assert [m.id for m in repo.manifests()] == ["b1"]
+    stored = client("s3", repo.target).list_objects_v2(Bucket=repo.bucket)["Contents"]
+    assert all(obj["Key"].startswith("team/db/") for obj in stored)
+
+
+def test_wal_is_listed_at_once_and_abort_removes_an_uncommitted_backup(
+    repo: S3Repository, tmp_path: Path
+) -> None:
+    segment = _file(tmp_path, "000000010000000000000001", 1024)
+    repo.put("wal/7301/000000010000000000000001", segment)
+    assert repo.list("wal/") == ["wal/7301/000000010000000000000001"]
+    repo.put("backups/b2/base.tar", segment)
+    repo.abort("b2")
+    assert repo._keys("backups/") == []
+    repo.delete("wal/7301/000000010000000000000001")
+    assert repo.list("") == []
+
+
+def test_missing_object_and_bad_keys(repo: S3Repository, tmp_path: Path) -> None:
+    with pytest.raises(BackupError, match="no object wal/x/none"):
+        repo.get("wal/x/none", tmp_path / "none")
+    with pytest.raises(InputError, match="invalid repository key"):
+        repo.put("../escape", _file(tmp_path, "f", 1))
+
+
+def test_a_missing_bucket_fails_the_write_and_commits_nothing(
+    aws_env: AwsTarget,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    gone = S3Repository(aws_env, f"no-such-{uuid.uuid4().hex[:8]}")
+    data = _file(tmp_path, "base.tar", 10)
+    with pytest.raises(BackupError, match="NoSuchBucket") as caught:
+        gone.commit("b1", _manifest("b1", data))
+    assert "cannot write backups/b1/manifest.json" in caught.value.message
+    assert "was not committed" in caught.value.hint
