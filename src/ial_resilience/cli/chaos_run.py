@@ -27,6 +27,7 @@ from ial_resilience.engine.plan import new_run_id
 from ial_resilience.engine.providers.local import LocalProvider
 from ial_resilience.engine.run import Run, RunOptions, RunResult
 from ial_resilience.errors import InputError
+from ial_resilience.report.live import LiveProgress
 from ial_resilience.report.summary import render_plan, render_result
 from ial_resilience.spec import load_experiment, load_system
 
@@ -68,6 +69,18 @@ class LineObserver:
             markup=False,
             highlight=False,
         )
+
+
+@contextmanager
+def progress(console: Console, *, quiet: bool) -> Iterator[list[Any]]:
+    """Observers for the run: none (``--json``), a Rich live display (terminal) or lines."""
+    if quiet:
+        yield []
+    elif console.is_terminal:
+        with LiveProgress(console) as live:
+            yield [live]
+    else:
+        yield [LineObserver(console)]
 
 
 @contextmanager
@@ -146,18 +159,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run an experiment: steady state, faults, guardrails, recovery, journal."""
         console = Console(highlight=False, soft_wrap=True)
-        observers: list[Any] = [] if as_json or dry_run else [LineObserver(console)]
-        result = execute_run(
-            file,
-            variables=parse_vars(var),
-            system_file=system,
-            dry_run=dry_run,
-            journal=journal,
-            policy_file=policy,
-            allow_production=allow_production,
-            state_dir=state_dir,
-            observers=observers,
-        )
+        with progress(console, quiet=as_json or dry_run) as observers:
+            result = execute_run(
+                file,
+                variables=parse_vars(var),
+                system_file=system,
+                dry_run=dry_run,
+                journal=journal,
+                policy_file=policy,
+                allow_production=allow_production,
+                state_dir=state_dir,
+                observers=observers,
+            )
         if dry_run:
             if as_json:
                 typer.echo(json.dumps(plan_json(result), indent=1))
