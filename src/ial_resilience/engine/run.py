@@ -45,7 +45,7 @@ from ial_resilience.engine.sampling import (
     sample_rounds,
     watch_recovery,
 )
-from ial_resilience.errors import ProviderError
+from ial_resilience.errors import IalrError, ProviderError
 from ial_resilience.probes.base import Probe
 
 
@@ -259,7 +259,7 @@ class Run:
         reason = RevertReason.ERROR
         try:
             reason = self._schedule(record, ledger, active, abort)
-        except ProviderError as error:
+        except IalrError as error:  # provider refusal or bad input found while applying
             record.error = error.message
             self.emit(Phase.METHOD, EventKind.FAULT_FAILED, error.message)
         except KeyboardInterrupt:
@@ -338,7 +338,7 @@ class Run:
         )
         try:
             applied = self.provider.apply(planned)
-        except ProviderError as error:
+        except IalrError as error:
             ledger.write(LedgerEvent.REVERTED, planned.key, note="apply failed; nothing applied")
             record.outcomes[planned.index] = FaultOutcome(
                 planned, None, None, None, None, error.message
