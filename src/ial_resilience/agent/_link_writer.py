@@ -19,6 +19,7 @@ from ial_resilience.faults.toxics._stage import Chunk
 
 QUEUE_CAP = 64 << 20  # bytes held per direction before the reader waits (backpressure)
 _SPIN = 0.0004  # seconds before a deadline at which sleeping stops and spinning starts
+_SPIN_QUEUE = 2  # spin only when at most this many chunks are queued
 _TIGHT = 0.00015
 _BATCH = 256  # chunks sent in one sendmsg at most
 _BATCH_BYTES = 4 << 20
@@ -52,12 +53,14 @@ class Writer:
         with self._cond:
             while self._queued_bytes > QUEUE_CAP and not self._closed:
                 self._cond.wait()
+            idle = not self._queue
             for chunk in chunks:
                 self._seq += 1
                 self._queue.append((self._seq, chunk, False))
                 self._queued_bytes += len(chunk.data)
                 self._pending += 1
-            self._cond.notify_all()
+            if idle:  # otherwise the writer is already waiting for the head's due time
+                self._cond.notify_all()
 
     def put_eof(self, due: float) -> None:
         """Queue the end of stream; it leaves at ``due`` (slow_close) after every chunk."""
@@ -144,8 +147,11 @@ class Writer:
                     continue
                 seq, chunk, _ = self._queue[0]
                 wait = 0.0 if seq <= self._flush_mark else chunk.due - time.monotonic()
-                if wait > _SPIN:
-                    self._cond.wait(wait - _SPIN)
+                # A lone chunk (request/response traffic) gets a short spin to leave on time;
+                # a stream keeps the writer near a deadline all along, so it sleeps instead.
+                spin = _SPIN if len(self._queue) <= _SPIN_QUEUE else 0.0
+                if wait > spin:
+                    self._cond.wait(wait - spin)
                     continue
                 break
         if wait > 0:

@@ -66,8 +66,11 @@ class Link:
     # lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Bind and listen; raises :class:`LinkError` naming the address when that fails."""
+        if self._listener is not None:
+            raise LinkError(f"link {self.name!r} is already started", hint="start it once")
         raise_nofile_limit()
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in self.listen[0] else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             listener.bind(self.listen)
