@@ -28,7 +28,7 @@ import pytest
 
 from ial_resilience.agent.client import AgentClient
 
-START_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 60.0  # a deadline, not a sleep: CI machines can be loaded
 STOP_TIMEOUT_S = 10.0
 
 
