@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -185,3 +186,49 @@ def test_two_hundred_concurrent_connections_all_relay() -> None:
         assert link.snapshot()["connections_active"] == 200
         for client in clients:
             client.close()
+
+
+def test_reset_during_a_bulk_transfer_leaves_no_connection_or_thread_behind() -> None:
+    def sink(conn: socket.socket) -> None:
+        while conn.recv(1 << 20):
+            pass
+
+    before = threading.active_count()
+    with running_server(sink) as server, running_link(server.address) as link:
+        link.add_toxic(parse_toxic("latency", {"latency_ms": 1}, "downstream"))
+        client = connect(link)
+        errors: list[OSError] = []
+
+        def send() -> None:
+            try:
+                while True:
+                    client.sendall(b"q" * 65536)
+            except OSError as exc:
+                errors.append(exc)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        assert wait_for(lambda: link.snapshot()["bytes_up"] > 5_000_000)
+        assert link.reset_connections() == 1
+        sender.join(5)
+        assert errors and isinstance(errors[0], ConnectionResetError | BrokenPipeError)
+        assert wait_for(lambda: link.snapshot()["connections_active"] == 0)
+    assert wait_for(lambda: threading.active_count() <= before)
+
+
+def test_stop_with_toxics_and_writers_active_joins_every_thread() -> None:
+    before = threading.active_count()
+    with running_server(echo) as server:
+        link = Link("busy", (LOOPBACK, 0), server.address)
+        link.start()
+        link.add_toxic(parse_toxic("latency", {"latency_ms": 2000}))
+        clients = [connect(link) for _ in range(5)]
+        for client in clients:
+            client.sendall(b"pending")  # held by the writers when stop() comes
+        time.sleep(0.05)
+        link.stop()
+        for client in clients:
+            client.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):
+                assert client.recv(10) == b""
+    assert wait_for(lambda: threading.active_count() <= before)
