@@ -13,16 +13,15 @@ Children never outlive their purpose: each exits by itself at the fault's expiry
 margin) or as soon as its parent (the agent) is gone, so a ``kill -9`` of the agent does not
 leave a machine burning CPU or holding memory.
 
-Run as ``python -m ial_resilience.faults.resource KIND …`` this module is the child.
+The children run :mod:`ial_resilience.agent.stress_child` (standard library only, so they
+start fast).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -41,10 +40,8 @@ from ial_resilience.units import format_size, parse_size
 RESOURCE_KINDS = frozenset({"cpu", "memory", "disk"})
 MEMORY_SHARE = 0.5
 DISK_SHARE = 0.5
-PERIOD_S = 0.1
 LIFETIME_MARGIN_S = 5.0
 STOP_GRACE_S = 2.0
-CHUNK = 1 << 20
 FILLER_PREFIX = ".ialr-disk-fill-"
 
 
@@ -95,7 +92,7 @@ def _spawn_child(*args: str) -> subprocess.Popen[bytes]:
     argv = [
         sys.executable,
         "-m",
-        "ial_resilience.faults.resource",
+        "ial_resilience.agent.stress_child",
         *args,
         "--parent",
         str(os.getpid()),
@@ -316,82 +313,3 @@ def build_resource_fault(
     raise FaultRejected(
         f"{kind!r} is not a resource fault; expected one of {sorted(RESOURCE_KINDS)}"
     )
-
-
-# the child side -----------------------------------------------------------------------------
-
-
-class _Stop(Exception):
-    pass
-
-
-def _should_stop(parent: int, deadline: float) -> bool:
-    return os.getppid() != parent or time.monotonic() >= deadline
-
-
-def _child_cpu(load: float, parent: int, deadline: float) -> None:
-    busy = PERIOD_S * load / 100
-    while not _should_stop(parent, deadline):
-        start = time.monotonic()
-        while time.monotonic() - start < busy:
-            pass
-        rest = PERIOD_S - (time.monotonic() - start)
-        if rest > 0:
-            time.sleep(rest)
-
-
-def _child_memory(size: int, parent: int, deadline: float) -> None:
-    held = bytearray(size)
-    pages = len(range(0, size, 4096))
-    held[::4096] = b"\x01" * pages
-    while not _should_stop(parent, deadline):
-        time.sleep(0.2)
-    del held
-
-
-def _child_disk(path: Path, size: int, parent: int, deadline: float) -> None:
-    chunk = os.urandom(CHUNK)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        written = 0
-        while written < size and not _should_stop(parent, deadline):
-            written += os.write(fd, chunk[: min(CHUNK, size - written)])
-        os.fsync(fd)
-        os.close(fd)
-        while not _should_stop(parent, deadline):
-            time.sleep(0.2)
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def _raise_stop(signum: int, frame: object) -> None:
-    raise _Stop
-
-
-def child_main(argv: list[str] | None = None) -> int:
-    """Entry point of a stress child."""
-    parser = argparse.ArgumentParser(prog="ial_resilience.faults.resource")
-    parser.add_argument("kind", choices=sorted(RESOURCE_KINDS))
-    parser.add_argument("--load", type=float, default=100.0)
-    parser.add_argument("--bytes", type=int, default=0)
-    parser.add_argument("--path", default="")
-    parser.add_argument("--lifetime", type=float, required=True)
-    parser.add_argument("--parent", type=int, required=True)
-    args = parser.parse_args(argv)
-    deadline = time.monotonic() + args.lifetime
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _raise_stop)
-    try:
-        if args.kind == "cpu":
-            _child_cpu(args.load, args.parent, deadline)
-        elif args.kind == "memory":
-            _child_memory(args.bytes, args.parent, deadline)
-        else:
-            _child_disk(Path(args.path), args.bytes, args.parent, deadline)
-    except _Stop:
-        pass
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(child_main())
