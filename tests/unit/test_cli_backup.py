@@ -106,9 +106,12 @@ def test_recovery_docs_are_generated_from_the_history(
 ) -> None:
     monkeypatch.setenv("IALR_STATE_DIR", str(tmp_path / "state"))
     drilled = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-    record(DrillResult(scenario=Scenario.WRITER_LOST, started_at=drilled,
-                       status=DrillStatus.PASSED, rto_s=2.5, rpo_s=0.04, data_ok=True,
-                       database_bytes=8 << 20, wal_segments=2, detail="orders identical"))  # fmt: skip
+    result = DrillResult(
+        scenario=Scenario.WRITER_LOST, started_at=drilled, status=DrillStatus.PASSED,
+        rto_s=2.5, rpo_s=0.04, data_ok=True, database_bytes=8 << 20, wal_segments=2,
+        detail="orders identical",
+    )  # fmt: skip
+    record(result)
     out = tmp_path / "RECOVERY_PROCEDURES.md"
     assert main(["recovery", "docs", "--out", str(out)]) == 0
     assert "1 of 3 scenarios drilled" in capsys.readouterr().out
