@@ -248,6 +248,8 @@ class AnomalyRule(RuleBase):
     def _baseline_longer(self) -> AnomalyRule:
         if self.baseline < 3 * self.expr.window:
             raise ValueError("baseline must be at least 3 × expr.window")
+        if self.expr.function is Function.RATIO:
+            raise ValueError("an anomaly rule takes a single-metric expression, not a ratio")
         return self
 
     def selectors(self) -> tuple[Selector, ...]:
