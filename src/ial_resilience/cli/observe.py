@@ -1,10 +1,183 @@
-"""``ialr observe``: dashboards, alarms and tracing set-up (local and AWS)."""
+"""``ialr observe``: dashboards, alarms and tracing set-up on AWS, its cost, the 00c phase."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from ial_resilience.alerting.rules import RuleFile, load_rules
+from ial_resilience.aws import observability, phases
+from ial_resilience.aws._session import DEFAULT_REGION, AwsTarget
+from ial_resilience.aws.obs_costs import PRICE_SOURCE, PRICES_AS_OF, Usage
+from ial_resilience.aws.obs_scope import BUSINESS_NAMESPACE, Scope
+from ial_resilience.errors import ExitCode, InputError
 
 app = typer.Typer(
     help="Observability set-up: dashboards, alarms, sampling rules; render the 00c phase.",
     no_args_is_help=True,
 )
+console = Console(highlight=False, soft_wrap=True)
+
+Region = Annotated[str | None, typer.Option(help="AWS region (default: AWS_REGION or us-east-1)")]
+Profile = Annotated[str | None, typer.Option(help="AWS profile (default: AWS_PROFILE)")]
+Endpoint = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="Endpoint override, e.g. a moto server (AWS_ENDPOINT_URL)"),
+]
+Rules = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="Alert rule file whose burn_rate rules become SLO alarms "
+        "(default: the built-in 99.9 % API availability SLO).",
+    ),
+]
+Environment = Annotated[str, typer.Option(help="Environment: names start ialr-<env>-.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _rules(path: Path | None) -> RuleFile | None:
+    return None if path is None else load_rules(path)
+
+
+def _scope(environment: str, region: str | None, email: str) -> Scope:
+    return Scope.for_environment(environment, region or DEFAULT_REGION).with_email(email)
+
+
+def _usd(price: float) -> str:
+    return f"${price:.2f}" if price >= 0.01 else f"${price:g}"
+
+
+def _print_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+@app.command("setup")
+def setup(
+    aws: Annotated[bool, typer.Option("--aws", help="Create the AWS side (required).")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would change; call no mutating API.")
+    ] = False,
+    rules: Rules = None,
+    environment: Environment = "prod",
+    email: Annotated[str, typer.Option(help="E-mail subscribed to the alarm topic.")] = "",
+    namespace: Annotated[
+        str, typer.Option(help="CloudWatch namespace of the rule files' metrics.")
+    ] = BUSINESS_NAMESPACE,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: Endpoint = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create dashboards, queries, alarms, SNS, X-Ray rules and Application Insights on AWS.
+
+    Idempotent: only what differs from the desired state is created or updated, and a second
+    run says there is nothing to change.
+    """
+    if not aws:
+        raise InputError(
+            "nothing to set up: `ialr observe setup` works on AWS only",
+            hint="pass --aws (with --dry-run first to see the plan)",
+        )
+    target = AwsTarget.resolve(region=region, profile=profile, endpoint_url=endpoint_url)
+    scope = _scope(environment, target.region, email)
+    report = observability.setup(target, scope, _rules(rules), dry_run=dry_run, namespace=namespace)
+    if as_json:
+        _print_json(report.as_json())
+        return
+    table = Table("kind", "name", "action", "note", title=f"{report.target}", title_justify="left")
+    for change in report.changes:
+        table.add_row(change.kind.value, change.name, change.action.value, change.detail)
+    console.print(table)
+    console.print(("dry run: " if dry_run else "") + report.summary(), markup=False)
+
+
+@app.command("cost")
+def cost(
+    rules: Rules = None,
+    environment: Environment = "prod",
+    traces_per_month: Annotated[
+        float, typer.Option(help="Traces recorded by X-Ray per month.")
+    ] = 1_000_000,
+    traces_scanned_per_month: Annotated[
+        float, typer.Option(help="Traces retrieved or scanned per month.")
+    ] = 100_000,
+    insights_gb: Annotated[
+        float, typer.Option(help="GB scanned by Logs Insights queries per month.")
+    ] = 10.0,
+    as_json: AsJson = False,
+) -> None:
+    """Monthly cost estimate of what `observe setup --aws` creates (us-east-1 list prices)."""
+    try:
+        usage = Usage(traces_per_month, traces_scanned_per_month, insights_gb)
+    except ValueError as error:
+        raise InputError(str(error), hint="give zero or a positive amount") from None
+    result = observability.estimate_cost(_scope(environment, None, ""), _rules(rules), usage)
+    if as_json:
+        _print_json(result.as_json())
+        return
+    table = Table(
+        "item",
+        "quantity",
+        "unit",
+        "unit price",
+        "per month",
+        title=f"USD, list prices of {PRICES_AS_OF} ({PRICE_SOURCE})",
+        title_justify="left",
+    )
+    for line in result.lines:
+        table.add_row(
+            line.item,
+            f"{line.quantity:g}",
+            line.unit,
+            _usd(line.unit_price),
+            f"${line.monthly:,.2f}",
+        )
+    console.print(table)
+    console.print(f"total: ${result.total:,.2f} per month (free tier not subtracted)")
+
+
+@app.command("render-phase")
+def render_phase(
+    output_dir: Annotated[Path, typer.Option(help="Where phases/*.yaml live")] = Path("phases"),
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when the file drifted.")] = False,
+) -> None:
+    """Render phases/00c-enhanced-observability.yaml from code (or --check for drift)."""
+    name = observability.PHASE_NAME
+    if check:
+        drifted = phases.drifted(name, output_dir)
+        state = "DRIFTED (render it again)" if drifted else "up to date"
+        console.print(f"{output_dir / phases.get_phase(name).filename}: {state}", markup=False)
+        if drifted:
+            raise typer.Exit(int(ExitCode.DEVIATED))
+        return
+    console.print(f"wrote {phases.write_phase(name, output_dir)}", markup=False)
+
+
+@app.command("put-emf")
+def put_emf(
+    source: Annotated[str, typer.Argument(help="File of EMF JSON lines, or - for stdin.")],
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: Endpoint = None,
+) -> None:
+    """Publish the metrics of EMF log lines with PutMetricData (where no agent extracts them)."""
+    target = AwsTarget.resolve(region=region, profile=profile, endpoint_url=endpoint_url)
+    if source == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        try:
+            lines = Path(source).read_text().splitlines()
+        except OSError as error:
+            raise InputError(
+                f"cannot read {source}: {error.strerror}",
+                hint="give a readable file of EMF lines or - for stdin",
+            ) from None
+    count = observability.put_emf(target, lines)
+    console.print(f"published {count} metric datum(s) to {target.describe()}", markup=False)
