@@ -57,7 +57,7 @@ class Writer:
             for chunk in chunks:
                 self._seq += 1
                 self._queue.append((self._seq, chunk, False))
-                self._queued_bytes += len(chunk.data)
+                self._queued_bytes += chunk.size
                 self._pending += 1
             if idle:  # otherwise the writer is already waiting for the head's due time
                 self._cond.notify_all()
@@ -101,9 +101,9 @@ class Writer:
         if batch is None:
             return False
         chunks, eof = batch
-        send_vectored(self._dst, [chunk.data for chunk in chunks if chunk.data])
+        self._send(chunks)
         sent = time.monotonic()
-        self._count(sum(len(chunk.data) for chunk in chunks))
+        self._count(sum(chunk.size for chunk in chunks))
         for chunk in chunks:
             for evidence in chunk.measured_by:
                 evidence.record_delay(sent - chunk.arrival)
@@ -127,14 +127,29 @@ class Writer:
                 if chunks and seq > self._flush_mark and chunk.due > now:
                     break
                 self._queue.popleft()
-                self._queued_bytes -= len(chunk.data)
+                self._queued_bytes -= chunk.size
                 if is_eof:
                     eof = True
                     break
                 chunks.append(chunk)
-                size += len(chunk.data)
+                size += chunk.size
             self._cond.notify_all()
         return chunks, eof
+
+    def _send(self, chunks: list[Chunk]) -> None:
+        """Send in order: runs of userspace bytes in one sendmsg, held pipes by splice."""
+        run: list[bytes] = []
+        for chunk in chunks:
+            if chunk.held is None:
+                if chunk.data:
+                    run.append(chunk.data)
+                continue
+            if run:
+                send_vectored(self._dst, run)
+                run = []
+            chunk.held.send_to(self._dst.fileno())
+        if run:
+            send_vectored(self._dst, run)
 
     def _wait_for_head(self) -> bool:
         """Sleep until just before the head chunk is due, then spin to it; False once closed."""

@@ -18,7 +18,8 @@ import time
 from typing import Protocol
 
 from ial_resilience.agent._http_frame import RequestFramer
-from ial_resilience.agent._link_sock import PIPE_SIZE, close_fds, make_pipe, shutdown_quietly, spawn
+from ial_resilience.agent._link_pipes import HeldPipe, PipePool
+from ial_resilience.agent._link_sock import PIPE_SIZE, shutdown_quietly, spawn
 from ial_resilience.agent._link_writer import Writer
 from ial_resilience.faults.toxics._spec import Direction
 from ial_resilience.faults.toxics._stage import Chunk, Stage
@@ -59,7 +60,8 @@ class Pump:
         self._framer = framer
         self._generation = -1
         self._stages: tuple[Stage, ...] = ()
-        self._pipe: tuple[int, int] | None = None
+        self._pool = PipePool()
+        self._pipe: tuple[int, int] | None = None  # splice mode's pipe (from the pool)
         self._writer: Writer | None = None
         self._writer_thread: threading.Thread | None = None
         self._wake = threading.Event()  # ends a backpressure wait early
@@ -109,16 +111,26 @@ class Pump:
             return True
         return self._writer is not None and not self._writer.idle()
 
+    def _opaque(self) -> bool:
+        """True when no active stage needs to see the bytes (they may stay in the kernel)."""
+        if self._framer is not None:
+            return False
+        return not any(stage.needs_bytes for stage in self._current_stages())
+
     def _step_splice(self) -> bool:
         if self._pipe is None:
-            self._pipe = make_pipe()
+            self._pipe = self._pool.take()
         read_fd, write_fd = self._pipe
         size = os.splice(self._src_fd, write_fd, PIPE_SIZE)
         if size == 0:
             self._finish()
             return False
         if self._userspace():
-            self._ingest(_read_exactly(read_fd, size))
+            if self._opaque():  # hand the filled pipe itself to the pipeline
+                held, self._pipe = HeldPipe(self._pool, self._pipe, size), None
+                self._ingest_held(held)
+            else:
+                self._ingest(_read_exactly(read_fd, size))
             return True
         while size:
             moved = os.splice(read_fd, self._dst_fd, size)
@@ -127,6 +139,13 @@ class Pump:
         return True
 
     def _step_userspace(self) -> bool:
+        if self._opaque():
+            held = self._pool.fill(self._src_fd)
+            if held is None:
+                self._finish()
+                return False
+            self._ingest_held(held)
+            return True
         data = self._src.recv(RECV_SIZE)
         if not data:
             self._finish()
@@ -141,14 +160,24 @@ class Pump:
         chunks = self._framer.feed(chunk) if self._framer is not None else [chunk]
         self._forward(chunks, now)
 
+    def _ingest_held(self, held: HeldPipe) -> None:
+        now = time.monotonic()
+        self._forward([Chunk(b"", now, now, held=held)], now)
+
     def _forward(self, chunks: list[Chunk], now: float) -> None:
         stages = self._current_stages()
+        if any(stage.needs_bytes for stage in stages):  # the chain changed since the read
+            for chunk in chunks:
+                chunk.materialize()
         for stage in stages:
             chunks = [out for chunk in chunks for out in stage.process(chunk, now)]
         if not stages and (self._writer is None or self._writer.idle()):
             for chunk in chunks:
-                self._dst.sendall(chunk.data)
-                self.bytes += len(chunk.data)
+                if chunk.held is not None:
+                    chunk.held.send_to(self._dst_fd)
+                else:
+                    self._dst.sendall(chunk.data)
+                self.bytes += chunk.size
             return
         self._writer_started().put(chunks)
         hold = max(stage.hold(now) for stage in stages) if stages else 0.0
@@ -186,9 +215,8 @@ class Pump:
             if not clean:
                 self._writer.close()
             self._writer_thread.join()
-        if self._pipe is not None:
-            close_fds(*self._pipe)
-            self._pipe = None
+        self._pool.close()
+        self._pipe = None
 
 
 def _read_exactly(fd: int, size: int) -> bytes:

@@ -10,7 +10,7 @@ hold no bytes between calls, so removing one loses nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,9 +26,28 @@ class HttpRequestHead:
     path: str
 
 
+class HeldBytes(Protocol):
+    """Bytes kept in the kernel (a pipe) instead of userspace while a chunk waits."""
+
+    size: int
+
+    def send_to(self, dst_fd: int) -> None:
+        """Move the bytes to a socket without copying them through userspace."""
+
+    def take_bytes(self) -> bytes:
+        """Read the bytes out (a stage that needs to see them); the holder is released."""
+
+    def discard(self) -> None:
+        """Drop the bytes and release the holder."""
+
+
 @dataclass(slots=True)
 class Chunk:
-    """Bytes in flight: when they arrived (monotonic s) and when they may leave."""
+    """Bytes in flight: when they arrived (monotonic s) and when they may leave.
+
+    ``held`` is set instead of ``data`` when the bytes stay in a kernel pipe (zero-copy):
+    only stages whose ``needs_bytes`` is False ever see such a chunk.
+    """
 
     data: bytes
     arrival: float
@@ -36,6 +55,22 @@ class Chunk:
     request_id: int = -1  # HTTP links: the request these bytes belong to (-1: none)
     request: HttpRequestHead | None = None  # set on the first chunk of a request only
     measured_by: list[Evidence] = field(default_factory=list)  # records delay actually added
+    held: HeldBytes | None = None
+
+    @property
+    def size(self) -> int:
+        return self.held.size if self.held is not None else len(self.data)
+
+    def materialize(self) -> None:
+        """Bring held bytes into ``data`` (for a stage that reads or cuts them)."""
+        if self.held is not None:
+            self.data, self.held = self.held.take_bytes(), None
+
+    def discard(self) -> None:
+        """The chunk is dropped: release what holds its bytes."""
+        if self.held is not None:
+            self.held.discard()
+            self.held = None
 
     def split(self, data: bytes, due: float) -> Chunk:
         """A chunk carrying part of this one's bytes, with the same arrival and request."""
@@ -59,7 +94,13 @@ class Control(Protocol):
 
 
 class Stage:
-    """A toxic's work on one direction of one connection. The default forwards unchanged."""
+    """A toxic's work on one direction of one connection. The default forwards unchanged.
+
+    ``needs_bytes`` False means the stage only looks at sizes and times, so the pipeline may
+    keep the bytes in the kernel (zero-copy) while the stage delays or drops chunks.
+    """
+
+    needs_bytes: ClassVar[bool] = True
 
     def process(self, chunk: Chunk, now: float) -> list[Chunk]:
         return [chunk]

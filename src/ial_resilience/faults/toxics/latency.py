@@ -17,6 +17,8 @@ from ial_resilience.faults.toxics._stage import Chunk, Control, Stage
 
 
 class LatencyStage(Stage):
+    needs_bytes = False
+
     def __init__(self, latency: float, jitter: float, evidence: Evidence) -> None:
         self._latency = latency
         self._jitter = jitter

@@ -14,6 +14,8 @@ from ial_resilience.faults.toxics._stage import Chunk, Control, Stage
 
 
 class LossStage(Stage):
+    needs_bytes = False
+
     def __init__(self, probability: float, evidence: Evidence) -> None:
         self._probability = probability
         self._evidence = evidence
@@ -21,7 +23,8 @@ class LossStage(Stage):
 
     def process(self, chunk: Chunk, now: float) -> list[Chunk]:
         if self._rng.random() < self._probability:
-            self._evidence.add(chunks=1, bytes_dropped=len(chunk.data))
+            self._evidence.add(chunks=1, bytes_dropped=chunk.size)
+            chunk.discard()
             return []
         return [chunk]
 

@@ -13,11 +13,14 @@ from ial_resilience.faults.toxics._stage import Chunk, Control, Stage
 
 
 class BlackholeStage(Stage):
+    needs_bytes = False
+
     def __init__(self, evidence: Evidence) -> None:
         self._evidence = evidence
 
     def process(self, chunk: Chunk, now: float) -> list[Chunk]:
-        self._evidence.add(chunks=1, bytes_dropped=len(chunk.data))
+        self._evidence.add(chunks=1, bytes_dropped=chunk.size)
+        chunk.discard()
         return []
 
 
