@@ -315,11 +315,15 @@ def rules_from_document(
         problems += _duplicate_names(document, rules)
         if known_metrics is not None:
             problems += _unknown_metrics(document, set(known_metrics))
-    raise_problems(problems)
+    try:
+        raise_problems(problems)
+    except SpecError as error:
+        raise SpecError(error.problems, hint=RULES_HINT) from None
     assert rules is not None
     return rules
 
 
+RULES_HINT = "fix the rule file and run `ialr alerts validate` again"
 KINDS = ", ".join(k.value for k in RuleKind)
 
 
