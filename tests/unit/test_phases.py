@@ -10,6 +10,7 @@ import pytest
 from cfnlint.decode import decode_str
 
 from ial_resilience.aws import phases
+from ial_resilience.cli.main import main
 
 PHASES_DIR = Path(__file__).resolve().parents[2] / "phases"
 _CFN_LINT = "import sys; from cfnlint.runner import main; sys.exit(main())"
@@ -87,3 +88,21 @@ def test_00d_bucket_versioning_lifecycle_and_replication_with_rtc() -> None:
     destination = replication["Rules"][0]["Destination"]
     assert destination["ReplicationTime"] == {"Status": "Enabled", "Time": {"Minutes": 15}}
     assert replication["Role"] == {"Fn::GetAtt": ["ReplicationRole", "Arn"]}
+
+
+def test_cli_render_phase_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = str(tmp_path / "phases")
+    assert main(["backup", "aws", "render-phase", "--output-dir", out_dir]) == 0
+    assert "00d-backup-strategy.yaml" in capsys.readouterr().out
+    assert main(["backup", "aws", "render-phase", "--check", "--output-dir", out_dir]) == 0
+    assert "up to date" in capsys.readouterr().out
+    path = tmp_path / "phases" / "00d-backup-strategy.yaml"
+    path.write_text(path.read_text() + "# edited by hand\n")
+    assert main(["backup", "aws", "render-phase", "--check", "--output-dir", out_dir]) == 1
+    assert "DRIFTED" in capsys.readouterr().out
+
+
+def test_cli_unknown_phase_is_invalid_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backup", "aws", "render-phase", "00z-nothing", "--check"]) == 3
+    err = capsys.readouterr().err
+    assert "no phase named '00z-nothing'" in err and "00d-backup-strategy" in err
