@@ -249,3 +249,19 @@ def test_connections_with_zero_copy_toxics_leave_no_fd_behind() -> None:
             client.close()
         assert wait_for(lambda: link.snapshot()["connections_active"] == 0)
         assert wait_for(lambda: open_fds() <= before)
+
+
+def test_many_small_delayed_chunks_hold_a_bounded_number_of_pipes() -> None:
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    messages = [index.to_bytes(2, "big") * 5 for index in range(300)]
+    with running_server(echo) as server, running_link(server.address) as link:
+        link.add_toxic(parse_toxic("latency", {"latency_ms": 1500}, "upstream"))
+        client = connect(link)
+        before = open_fds()
+        for message in messages:
+            client.sendall(message)
+            time.sleep(0.001)  # separate chunks
+        assert open_fds() <= before + 2 * 64 + 10  # two fds per held pipe, at most 64 held
+        assert recv_exactly(client, 3000) == b"".join(messages)

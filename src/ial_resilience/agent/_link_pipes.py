@@ -13,6 +13,7 @@ import threading
 from ial_resilience.agent._link_sock import PIPE_SIZE, close_fds, make_pipe
 
 Pipe = tuple[int, int]  # (read fd, write fd)
+MAX_HELD = 64  # pipes holding bytes at once per direction; beyond, chunks go to userspace
 
 
 class PipePool:
@@ -23,9 +24,15 @@ class PipePool:
         self._free: list[Pipe] = []
         self._made: set[Pipe] = set()
         self._closed = False
+        self.in_use = 0
+
+    def has_room(self) -> bool:
+        """False when many small chunks already hold pipes (each costs two fds)."""
+        return self.in_use < MAX_HELD
 
     def take(self) -> Pipe:
         with self._lock:
+            self.in_use += 1
             if self._free:
                 return self._free.pop()
             pipe = make_pipe()
@@ -35,12 +42,14 @@ class PipePool:
     def give(self, pipe: Pipe) -> None:
         """Return a drained pipe for reuse."""
         with self._lock:
+            self.in_use -= 1
             if not self._closed:
                 self._free.append(pipe)
 
     def discard(self, pipe: Pipe) -> None:
         """Close a pipe that still holds bytes nobody will read."""
         with self._lock:
+            self.in_use -= 1
             if pipe in self._made:
                 self._made.discard(pipe)
                 close_fds(*pipe)

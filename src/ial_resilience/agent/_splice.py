@@ -113,7 +113,7 @@ class Pump:
 
     def _opaque(self) -> bool:
         """True when no active stage needs to see the bytes (they may stay in the kernel)."""
-        if self._framer is not None:
+        if self._framer is not None or not self._pool.has_room():
             return False
         return not any(stage.needs_bytes for stage in self._current_stages())
 

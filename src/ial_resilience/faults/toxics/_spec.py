@@ -91,6 +91,9 @@ class ToxicSpec:
         object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
         object.__setattr__(self, "direction", Direction(self.direction))
 
+    def __hash__(self) -> int:  # attributes are a mapping, so hash what identifies the toxic
+        return hash((self.id, self.kind, self.direction, self.toxicity))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
