@@ -119,3 +119,34 @@ def test_agent_run_serves_until_sigterm(tmp_path: Path) -> None:
     assert process.returncode == 0
     assert "agent stopped" in stderr.read_text()
     assert not (state / "agent.json").exists()
+
+
+def test_process_add_and_link_rm(running: RunningAgent) -> None:
+    state = ["--state-dir", str(running.state_dir)]
+    result = runner.invoke(app, ["agent", "process", "add", "web", *state, "--", *SLEEPER])
+    code, out = result.exit_code, result.output
+    assert code == 0 and out.startswith("Process web started, pid ")
+    pid = int(out.strip().rstrip(".").rsplit(" ", 1)[1])
+    assert psutil.pid_exists(pid)
+    outsider = subprocess.Popen(SLEEPER)
+    try:
+        code, out = ialr(
+            running, "process", "add", "outsider", "--pid", str(outsider.pid), "--json"
+        )
+        assert code == 0 and json.loads(out)["origin"] == "adopted"
+    finally:
+        outsider.kill()
+        outsider.wait()
+    assert [p["name"] for p in running.client.processes()] == ["web", "outsider"]
+    running.client.create_link("db", "127.0.0.1:0", "127.0.0.1:9")
+    code, out = ialr(running, "link", "rm", "db")
+    assert code == 0 and out.strip() == "Link db deleted."
+    assert running.client.status()["links"] == []
+
+
+def test_process_add_needs_exactly_one_way(
+    running: RunningAgent, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = ["--state-dir", str(running.state_dir)]
+    assert main(["agent", "process", "add", "web", *state]) == 3
+    assert "either a command" in capsys.readouterr().err

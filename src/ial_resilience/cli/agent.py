@@ -23,8 +23,12 @@ app = typer.Typer(
 )
 link_app = typer.Typer(help="Links: TCP fault proxies the agent owns.", no_args_is_help=True)
 fault_app = typer.Typer(help="Faults: apply one by hand, or revert one.", no_args_is_help=True)
+process_app = typer.Typer(
+    help="Processes the agent may kill, pause or restart.", no_args_is_help=True
+)
 app.add_typer(link_app, name="link")
 app.add_typer(fault_app, name="fault")
+app.add_typer(process_app, name="process")
 
 StateDir = Annotated[
     Path | None,
@@ -162,6 +166,39 @@ def link_add(
         _print_json(link)
         return
     typer.echo(f"Link {link['name']}: {link['listen']} -> {link['upstream']}")
+
+
+@link_app.command("rm")
+def link_rm(
+    name: Annotated[str, typer.Argument(help="link name")],
+    state_dir: StateDir = None,
+) -> None:
+    """Delete a link: revert its faults, close its connections, stop listening."""
+    with AgentClient.from_state_dir(state_dir) as client:
+        client.delete_link(name)
+    typer.echo(f"Link {name} deleted.")
+
+
+@process_app.command("add")
+def process_add(
+    name: Annotated[str, typer.Argument(help="process name, e.g. api-1")],
+    argv: Annotated[
+        list[str] | None, typer.Argument(help="command the agent starts (after --)")
+    ] = None,
+    pid: Annotated[int | None, typer.Option(help="adopt this running process instead")] = None,
+    state_dir: StateDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Register a process: the agent starts ARGV (after --), or adopts --pid."""
+    if bool(argv) == (pid is not None):
+        raise InputError("give either a command after -- (the agent starts it) or --pid (adopt)")
+    with AgentClient.from_state_dir(state_dir) as client:
+        process = client.add_process(name, argv=argv or None, pid=pid)
+    if as_json:
+        _print_json(process)
+        return
+    how = "adopted" if pid is not None else "started"
+    typer.echo(f"Process {process['name']} {how}, pid {process['pid']}.")
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
