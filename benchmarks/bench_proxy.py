@@ -513,6 +513,21 @@ def measure_all(r: Relays, log: Callable[[str], None]) -> list[Row]:
     return rows
 
 
+NOTES = (
+    "How the link gets there: with no toxic a direction is one thread blocked in `os.splice` "
+    "(socket → 1 MiB pipe → socket), so bytes never enter Python and the GIL is released "
+    "inside the system call. Latency, loss and timeout toxics keep each chunk in a pipe of "
+    "its own while it waits (zero-copy); toxics that read or cut bytes (slicer, bandwidth, "
+    "HTTP) switch the direction to userspace chunks. A writer thread sends each chunk at its "
+    "due time (sleep, then a short spin when the chunk is alone).",
+    "",
+    "Known weakness: with 100 messages in flight at once, the ~200 relay threads take turns "
+    "on the GIL, so queueing adds milliseconds (socat, one process per connection, pays a "
+    "similar price); an epoll loop for the splice path would cut the hand-offs. Timing rows "
+    "are sensitive to other load on the 2 shared CPUs; the load average is printed above.",
+)
+
+
 def render(rows: list[Row], socat_note: str, seconds: float, load: float) -> str:
     header = ["measure", "direct", "ialr link", "socat", "target", "result"]
     lines = [
@@ -531,7 +546,7 @@ def render(rows: list[Row], socat_note: str, seconds: float, load: float) -> str
         lines += ["", socat_note]
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
-    lines.append(MARK_END)
+    lines += ["", *NOTES, MARK_END]
     return "\n".join(lines)
 
 
