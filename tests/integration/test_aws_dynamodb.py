@@ -169,3 +169,12 @@ def test_cli_drill_without_pitr_is_invalid_input(
     code, out = _cli(capsys, aws_env, "recovery", "aws", "dynamodb", table)
     assert code == 3
     assert "point-in-time recovery is not enabled" in out and "Hint:" in out
+
+
+def test_scratch_removal_deletes_and_tolerates_a_table_already_gone(
+    aws_env: AwsTarget,  # noqa: F811
+) -> None:
+    scratch = _table(aws_env, items=1)
+    dynamodb_drill.remove_scratch(aws_env, scratch, timeout_s=30)
+    assert scratch not in _tables(aws_env)
+    dynamodb_drill.remove_scratch(aws_env, scratch, timeout_s=30)

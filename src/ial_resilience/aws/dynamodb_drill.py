@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ial_resilience.aws import dynamodb as ddb
-from ial_resilience.aws._session import AwsError, AwsTarget
+from ial_resilience.aws._session import AwsError, AwsNotFound, AwsTarget
 from ial_resilience.aws.history import DrillResult, iso, utc_now
 from ial_resilience.errors import InputError
 
@@ -78,6 +78,28 @@ def request_restore(
     )
 
 
+def remove_scratch(target: AwsTarget, scratch: str, timeout_s: float) -> None:
+    """Delete the scratch table; a table still being restored is deleted once it is ACTIVE."""
+
+    def deleted() -> bool:
+        try:
+            ddb.delete_table(target, scratch)
+        except AwsNotFound:
+            return True  # already gone
+        except AwsError as error:
+            if error.code == "ResourceInUseException":
+                return False
+            raise AwsError(
+                f"the drill's scratch table {scratch!r} could not be deleted: {error.message}",
+                code=error.code,
+                hint=f"delete it by hand: aws dynamodb delete-table --table-name {scratch}",
+            ) from error
+        return True
+
+    ddb.poll(deleted, timeout=timeout_s, what=f"scratch table {scratch!r} to be deletable",
+             first=5.0, most=30.0)  # fmt: skip
+
+
 def run_drill(target: AwsTarget, table: str, options: DrillOptions | None = None) -> DrillResult:
     opts = options or DrillOptions()
     started = utc_now()
@@ -102,7 +124,7 @@ def run_drill(target: AwsTarget, table: str, options: DrillOptions | None = None
         verify_s = time.monotonic() - verify_began
     finally:
         if created:
-            ddb.delete_table(target, scratch)
+            remove_scratch(target, scratch, opts.active_timeout_s)
     return _result(table, scratch, started, status, point, source, restored,
                    restore_s, verify_s, window_wait, opts, target)  # fmt: skip
 
