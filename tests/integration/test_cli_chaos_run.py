@@ -203,3 +203,20 @@ def test_cleanup_with_nothing_pending(tmp_path: Path, capsys: pytest.CaptureFixt
     code, out, _ = run(capsys, "cleanup", "--json", "--state-dir", str(tmp_path))
     assert code == 0
     assert json.loads(out) == {"ledgers": 0, "pending": 0, "reverted": 0, "results": []}
+
+
+def test_blast_radius_over_half_the_replicas_is_exit_4(
+    tmp_path: Path, running_agent: RunningAgent, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("api-1", "api-2", "api-3"):
+        running_agent.client.add_process(name, argv=["sleep", "60"])
+    file = experiment(
+        tmp_path,
+        target="api: {service: api, replicas: 2}",
+        method="  - {fault: process.kill, target: api, duration: 1s}",
+    )
+    code, _, err = run(capsys, "run", str(file), "--state-dir", str(running_agent.state_dir))
+    assert code == 4
+    assert "2 of 3 replicas (67%)" in err and "blast_radius.max_share" in err
+    assert no_active_faults(running_agent)
+    assert all(p["alive"] for p in running_agent.client.processes())

@@ -239,3 +239,42 @@ def test_sigterm_reverts_at_once_and_marks_the_journal_incomplete(
         capsys, "chaos", "cleanup", "--json", "--state-dir", str(running_agent.state_dir)
     )
     assert code == 0 and json.loads(out)["pending"] == 0
+
+
+def test_a_fault_without_effect_is_inconclusive_exit_6(
+    tmp_path: Path, db_link: str, running_agent: RunningAgent, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running_agent.client.create_link("api->idle", "127.0.0.1:0", "127.0.0.1:9")
+    method = LATENCY_200.replace("target: db", "target: idle").replace("1500ms", "500ms")
+    file = write_experiment(tmp_path / "exp.yaml", db_link, method=method)
+    text = file.read_text().replace("  db: {link: api->db}", "  idle: {link: api->idle}")
+    file.write_text(text)
+    code, out, _ = run_cli(
+        capsys, "chaos", "run", str(file), "--json", "--journal", str(tmp_path / "j.json"),
+        "--state-dir", str(running_agent.state_dir),
+    )  # fmt: skip
+    assert code == 6, out
+    summary = json.loads(out)
+    assert summary["status"] == "inconclusive" and summary["faults"][0]["landed"] is False
+
+
+def test_process_kill_through_the_engine_reports_the_dead_pid(
+    tmp_path: Path, db_link: str, running_agent: RunningAgent, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worker = running_agent.client.add_process("worker", argv=["sleep", "60"])
+    method = """  - fault: process.kill
+    target: worker
+    duration: 300ms
+"""
+    file = write_experiment(tmp_path / "exp.yaml", db_link, method=method)
+    file.write_text(
+        file.read_text().replace("  db: {link: api->db}", "  worker: {process: worker}")
+    )
+    code, out, _ = run_cli(
+        capsys, "chaos", "run", str(file), "--json", "--journal", str(tmp_path / "j.json"),
+        "--state-dir", str(running_agent.state_dir),
+    )  # fmt: skip
+    assert code == 0, out
+    [fault] = json.loads((tmp_path / "j.json").read_text())["faults"]
+    assert fault["mechanism"] == "signal" and fault["landed"] is True
+    assert fault["evidence"]["agent_faults"][0]["pid"] == worker["pid"]
