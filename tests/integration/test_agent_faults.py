@@ -188,3 +188,13 @@ def test_cpu_fault_burns_cpu_in_workers_until_revert(agent: AgentClient) -> None
     final = agent.revert_fault(burning["id"])["evidence"]
     assert final["cpu_seconds"] >= 0.2 and final["landed"]
     assert status_of(worker) == "gone"
+
+
+def test_a_second_pause_on_the_same_process_is_refused(agent: AgentClient) -> None:
+    pid = agent.add_process("web", argv=SLEEPER)["pid"]
+    [first] = agent.apply_faults([fault("pause", {"process": "web"})])
+    with pytest.raises(FaultRejected, match="already paused"):
+        agent.apply_faults([fault("pause", {"process": "web"})])
+    assert status_of(pid) == psutil.STATUS_STOPPED
+    agent.revert_fault(first["id"])
+    assert status_of(pid) != psutil.STATUS_STOPPED

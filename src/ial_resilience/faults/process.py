@@ -104,6 +104,12 @@ class PauseFault:
         self._stopped_at = 0.0
 
     def apply(self) -> None:
+        if self._process.paused:
+            raise FaultRejected(
+                f"process {self._process.name!r} is already paused by another fault; a second"
+                " pause would be resumed by the first one's revert",
+                hint="revert the other pause first",
+            )
         self._table.send(self._process, signal.SIGSTOP)
         self._process.paused = True
         self._stopped_at = time.monotonic()
