@@ -78,6 +78,9 @@ class DrillResult(BaseModel):
     data_ok: bool = False
     database_bytes: int = 0
     wal_segments: int = 0
+    last_write_at: datetime | None = None  # last heartbeat committed before the disaster
+    restored_newest_at: datetime | None = None  # newest heartbeat in the restored database
+    writes_lost: int | None = None  # committed heartbeats missing after the restore
     steps: dict[str, float] = {}
     detail: str = ""
 
@@ -118,7 +121,7 @@ class Heartbeat:
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self.last_committed: datetime | None = None
+        self.committed: list[datetime] = []
         self.beats = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ialr-heartbeat", daemon=True)
@@ -144,11 +147,18 @@ class Heartbeat:
                         "INSERT INTO ialr_heartbeat (at) VALUES (clock_timestamp()) RETURNING at"
                     ).fetchone()
                     if row is not None:
-                        self.last_committed = row[0]
+                        self.committed.append(row[0])
                         self.beats += 1
                     self._stop.wait(HEARTBEAT_EVERY_S)
         except psycopg.Error:
             return  # the server went away: that is the disaster
+
+    @property
+    def last_committed(self) -> datetime | None:
+        return self.committed[-1] if self.committed else None
+
+    def committed_until(self, moment: datetime | None) -> list[datetime]:
+        return [at for at in self.committed if moment is None or at <= moment]
 
     def stop(self) -> None:
         self._stop.set()
@@ -276,9 +286,10 @@ def _finish(
     rto, instance, segments = outcome
     after = _orders(instance.dsn())
     newest = _newest_heartbeat(instance.dsn())
-    rpo = None
+    rpo, lost = None, None
     if last_beat is not None and newest is not None:
         rpo = max(0.0, (last_beat - newest).total_seconds())
+        lost = sum(1 for at in stage.heartbeat.committed_until(last_beat) if at > newest)
     data_ok = after == before
     passed = data_ok and rto < RTO_TARGET_S and rpo is not None and rpo <= RPO_TARGET_S
     detail = "orders identical to before the disaster" if data_ok else (
@@ -292,6 +303,9 @@ def _finish(
         data_ok=data_ok,
         database_bytes=stage.database_bytes,
         wal_segments=segments,
+        last_write_at=last_beat,
+        restored_newest_at=newest,
+        writes_lost=lost,
         steps=stage.steps,
         detail=detail,
     )

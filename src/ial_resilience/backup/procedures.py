@@ -43,8 +43,9 @@ PROCEDURES: dict[Scenario, Procedure] = {
             "segment (or `.partial`) under `REPO/wal/<system-id>/`.",
             "Restore the newest backup with every streamed WAL segment: "
             "`ialr backup restore latest --repo REPO --target /srv/pgdata`.",
-            "Start the server (`pg_ctl -D /srv/pgdata start`); it replays the WAL and "
-            "promotes. Point the application at it and check its health endpoint.",
+            "The restore starts the server once to replay the WAL and promote it, then stops "
+            "it cleanly. Start it (`pg_ctl -D /srv/pgdata start`), point the application "
+            "at it and check its health endpoint.",
             "Take a fresh base backup and restart WAL streaming for the new timeline.",
         ),
     ),
@@ -66,6 +67,10 @@ PROCEDURES: dict[Scenario, Procedure] = {
 }
 
 
+def _count(value: int | None) -> str:
+    return "n/a" if value is None else str(value)
+
+
 def _measured(result: DrillResult | None) -> str:
     if result is None:
         return "_Not drilled yet: run the command above._"
@@ -81,6 +86,7 @@ def _measured(result: DrillResult | None) -> str:
         f"{format_duration(result.rpo_target_s)}) |",
         f"| database size | {format_size(result.database_bytes)} |",
         f"| WAL segments replayed | {result.wal_segments} |",
+        f"| committed writes lost | {_count(result.writes_lost)} |",
         f"| data check | {result.detail} |",
     ])  # fmt: skip
 
@@ -96,6 +102,18 @@ def render(results: dict[Scenario, DrillResult]) -> str:
         "application's query answers again) and **RPO** (the last committed heartbeat before",
         "the disaster minus the newest heartbeat in the restored database; the drill writes",
         "one every 50 ms). Drill results live in `$IALR_STATE_DIR/history/recovery/`.",
+        "",
+        "## Before any disaster",
+        "",
+        "1. Take base backups on a schedule: `ialr backup run postgresql://… --repo REPO`.",
+        "2. Stream WAL continuously into the same repository, so that point-in-time recovery "
+        "reaches the last committed write: `ialr backup wal-receive postgresql://… --repo REPO` "
+        "(`pg_receivewal --synchronous` under a replication slot).",
+        "3. Prove the backups: `ialr backup verify latest --repo REPO` restores into a scratch "
+        "server and compares row counts and content checksums with the backup's snapshot.",
+        "4. Prune: `ialr backup prune --repo REPO --keep-last 7 --daily 14 --weekly 8 "
+        "--monthly 12` (`--dry-run` first); WAL a kept backup needs is never removed.",
+        "5. Rehearse: `ialr recovery test`, then `ialr recovery docs` to refresh this file.",
         "",
     ]
     for scenario, procedure in PROCEDURES.items():
