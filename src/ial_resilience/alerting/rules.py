@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ial_resilience.errors import Problem, SpecError
@@ -170,15 +170,17 @@ class ThresholdRule(RuleBase):
         default=None, description="hysteresis: the alert resolves only past this value"
     )
 
-    @model_validator(mode="after")
-    def _resolve_side(self) -> ThresholdRule:
-        if self.resolve is None:
-            return self
-        wrong = self.resolve > self.value if self.op.above else self.resolve < self.value
+    @field_validator("resolve")
+    @classmethod
+    def _resolve_side(cls, resolve: float | None, info: ValidationInfo) -> float | None:
+        op, value = info.data.get("op"), info.data.get("value")
+        if resolve is None or op is None or value is None:
+            return resolve
+        wrong = resolve > value if op.above else resolve < value
         if wrong:
-            side = "at or below" if self.op.above else "at or above"
-            raise ValueError(f"resolve must be {side} value ({self.value:g}) for op {self.op}")
-        return self
+            side = "at or below" if op.above else "at or above"
+            raise ValueError(f"resolve must be {side} value ({value:g}) for op {op}")
+        return resolve
 
     def selectors(self) -> tuple[Selector, ...]:
         return self.expr.selectors()
@@ -244,13 +246,20 @@ class AnomalyRule(RuleBase):
     direction: Direction = Direction.BOTH
     min_buckets: int = Field(default=5, ge=3, description="baseline buckets needed to decide")
 
-    @model_validator(mode="after")
-    def _baseline_longer(self) -> AnomalyRule:
-        if self.baseline < 3 * self.expr.window:
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_longer(cls, baseline: float, info: ValidationInfo) -> float:
+        expr = info.data.get("expr")
+        if expr is not None and baseline < 3 * expr.window:
             raise ValueError("baseline must be at least 3 × expr.window")
-        if self.expr.function is Function.RATIO:
+        return baseline
+
+    @field_validator("expr")
+    @classmethod
+    def _single_metric(cls, expr: Expr) -> Expr:
+        if expr.function is Function.RATIO:
             raise ValueError("an anomaly rule takes a single-metric expression, not a ratio")
-        return self
+        return expr
 
     def selectors(self) -> tuple[Selector, ...]:
         return self.expr.selectors()
