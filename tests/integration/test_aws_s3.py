@@ -225,3 +225,25 @@ def test_cli_s3_restore_and_drill(
     assert code == 0 and "PASS" in out and "recorded in" in out
     saved = list((tmp_path / "history" / "recovery").glob("*-aws-s3-previous-version.json"))
     assert len(saved) == 1 and json.loads(saved[0].read_text())["passed"] is True
+
+
+def test_large_objects_are_restored_by_multipart_copy(aws_env: AwsTarget) -> None:  # noqa: F811
+    bucket = _bucket(aws_env)
+    s3.enable_versioning(aws_env, bucket)
+    s3c = client("s3", aws_env)
+    original = bytes(range(256)) * 4096 * 12  # 12 MiB: two parts of boto3's 8 MiB chunks
+    s3c.put_object(Bucket=bucket, Key="big.bin", Body=original)
+    s3c.put_object(Bucket=bucket, Key="big.bin", Body=b"truncated")
+    restored = s3.restore_version(aws_env, bucket, "big.bin", multipart_above=1024)
+    assert restored.sha256 == hashlib.sha256(original).hexdigest()
+    assert restored.new_version_id == s3.object_versions(aws_env, bucket, "big.bin")[0].version_id
+    etag = s3c.head_object(Bucket=bucket, Key="big.bin")["ETag"]
+    assert etag.strip('"').endswith("-2")  # a multipart object: really copied in parts
+
+
+def test_restoring_an_unknown_version_names_it(aws_env: AwsTarget) -> None:  # noqa: F811
+    bucket = _bucket(aws_env)
+    s3.enable_versioning(aws_env, bucket)
+    client("s3", aws_env).put_object(Bucket=bucket, Key="k", Body=b"x")
+    with pytest.raises(InputError, match="no version 'v-nope'"):
+        s3.restore_version(aws_env, bucket, "k", "v-nope")

@@ -16,6 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
+from boto3.s3.transfer import TransferConfig
+
 from ial_resilience.aws._session import AwsError, AwsTarget, aws_call, client
 from ial_resilience.errors import InputError
 
@@ -292,7 +294,10 @@ def object_sha256(target: AwsTarget, bucket: str, key: str, version_id: str | No
 
 
 def previous_version(target: AwsTarget, bucket: str, key: str) -> ObjectVersion:
-    versions = object_versions(target, bucket, key)
+    return _previous(object_versions(target, bucket, key), bucket, key)
+
+
+def _previous(versions: list[ObjectVersion], bucket: str, key: str) -> ObjectVersion:
     if len(versions) < 2:
         raise InputError(
             f"s3://{bucket}/{key} has {len(versions)} version(s); there is no previous one",
@@ -301,25 +306,43 @@ def previous_version(target: AwsTarget, bucket: str, key: str) -> ObjectVersion:
     return versions[1]
 
 
+COPY_OBJECT_LIMIT = 5 * 1024**3  # one CopyObject call copies at most 5 GiB
+
+
 def restore_version(
-    target: AwsTarget, bucket: str, key: str, version_id: str | None = None
+    target: AwsTarget,
+    bucket: str,
+    key: str,
+    version_id: str | None = None,
+    multipart_above: int = COPY_OBJECT_LIMIT,
 ) -> RestoredVersion:
     """Make ``version_id`` (default: the previous version) current again by a server-side copy.
 
-    Nothing is deleted: the version that was current stays in the history.
+    Nothing is deleted: the version that was current stays in the history. Objects larger than
+    ``multipart_above`` bytes are copied in parts (boto3's managed copy).
     """
-    source_version = version_id or previous_version(target, bucket, key).version_id
-    with aws_call(f"restore s3://{bucket}/{key} to version {source_version}", target):
-        copied = s3_client(target).copy_object(
-            Bucket=bucket,
-            Key=key,
-            CopySource={"Bucket": bucket, "Key": key, "VersionId": source_version},
+    history = object_versions(target, bucket, key)
+    versions = {v.version_id: v for v in history}
+    chosen = version_id or _previous(history, bucket, key).version_id
+    if chosen not in versions:
+        raise InputError(
+            f"s3://{bucket}/{key} has no version {chosen!r}",
+            hint=f"list them: aws s3api list-object-versions --bucket {bucket} --prefix {key}",
         )
-    new_version = str(copied.get("VersionId", ""))
+    source = {"Bucket": bucket, "Key": key, "VersionId": chosen}
+    s3 = s3_client(target)
+    with aws_call(f"restore s3://{bucket}/{key} to version {chosen}", target):
+        if versions[chosen].size > multipart_above:
+            config = TransferConfig(multipart_threshold=multipart_above)
+            s3.copy(cast(Any, source), bucket, key, Config=config)
+            new_version = str(s3.head_object(Bucket=bucket, Key=key).get("VersionId", ""))
+        else:
+            copied = s3.copy_object(Bucket=bucket, Key=key, CopySource=cast(Any, source))
+            new_version = str(copied.get("VersionId", ""))
     return RestoredVersion(
         bucket=bucket,
         key=key,
-        restored_from=source_version,
+        restored_from=chosen,
         new_version_id=new_version,
         sha256=object_sha256(target, bucket, key, new_version or None),
     )
