@@ -178,3 +178,16 @@ def test_scratch_removal_deletes_and_tolerates_a_table_already_gone(
     dynamodb_drill.remove_scratch(aws_env, scratch, timeout_s=30)
     assert scratch not in _tables(aws_env)
     dynamodb_drill.remove_scratch(aws_env, scratch, timeout_s=30)
+
+
+def test_cli_drill_slower_than_its_target_fails_with_exit_1(
+    aws_env: AwsTarget,  # noqa: F811
+    table: str,
+    state_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dynamodb.enable_pitr(aws_env, table)
+    code, out = _cli(capsys, aws_env, "recovery", "aws", "dynamodb", table, "--rto-target", "1us")
+    assert code == 1 and "FAIL" in out
+    saved = json.loads(next((state_dir / "history" / "recovery").glob("*.json")).read_text())
+    assert saved["passed"] is False and saved["details"]["content_matches"] is True

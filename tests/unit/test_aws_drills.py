@@ -141,3 +141,18 @@ def test_record_into_an_unwritable_place_is_a_store_error(tmp_path: Path) -> Non
     with pytest.raises(StoreError, match="Not a directory") as caught:
         record(_result(), blocker / "recovery")
     assert "IALR_STATE_DIR" in caught.value.hint
+
+
+def test_a_restored_table_that_differs_fails_the_drill() -> None:
+    from ial_resilience.aws._session import AwsTarget
+    from ial_resilience.aws.dynamodb_drill import DrillOptions, _result
+
+    status = PitrStatus("orders", True, NOW - timedelta(days=1), NOW - timedelta(minutes=5), 35)
+    source = fingerprint(iter(ITEMS))
+    restored = fingerprint(iter(ITEMS[:2]))
+    result = _result("orders", "orders-scratch", NOW, status, NOW, source, restored,
+                     restore_s=2.0, verify_s=0.1, window_wait_s=0.0, opts=DrillOptions(),
+                     target=AwsTarget(region="us-east-1"))  # fmt: skip
+    assert not result.passed and result.details["content_matches"] is False
+    assert result.details["items_source"] == 3 and result.details["items_restored"] == 2
+    assert result.rpo_s == 300.0  # the latest restorable time trailed the start by 5 minutes
