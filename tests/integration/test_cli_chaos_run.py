@@ -220,3 +220,17 @@ def test_blast_radius_over_half_the_replicas_is_exit_4(
     assert "2 of 3 replicas (67%)" in err and "blast_radius.max_share" in err
     assert no_active_faults(running_agent)
     assert all(p["alive"] for p in running_agent.client.processes())
+
+
+def test_the_lock_is_per_system_file_name(
+    tmp_path: Path, running_agent: RunningAgent, capsys: pytest.CaptureFixture[str]
+) -> None:
+    system = tmp_path / "system.yaml"
+    system.write_text(
+        "version: 1\nname: shop\nlinks:\n"
+        '  "api->db": {listen: "127.0.0.1:0", upstream: "127.0.0.1:9"}\n'
+    )
+    args = ["run", str(experiment(tmp_path)), "--system", str(system)]
+    with RunLock(running_agent.state_dir, "shop", "the shop drill"):
+        code, _, err = run(capsys, *args, "--state-dir", str(running_agent.state_dir))
+    assert code == 4 and "system 'shop'" in err and "the shop drill" in err

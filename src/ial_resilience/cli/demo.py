@@ -51,6 +51,9 @@ def register(app: typer.Typer) -> None:
                     observers=[],
                 )
                 render_result(console, result.journal, str(result.journal_path))
+                if not result.journal.get("complete"):
+                    console.print("interrupted: faults reverted; stopping the demo")
+                    raise typer.Exit(130)
                 statuses.append(result.status)
         console.rule("demo summary")
         ok = tuple(statuses) == EXPECTED
