@@ -16,8 +16,12 @@ def write(path: str, writer: int) -> None:
     store = TelemetryStore(path)
     for batch in range(BATCHES):
         store.write_points(
-            Point("load.requests", 1.0, {"writer": str(writer), "n": str(i % 7)},
-                  1_700_000_000.0 + batch + i / PER_BATCH)
+            Point(
+                "load.requests",
+                1.0,
+                {"writer": str(writer), "n": str(i % 7)},
+                1_700_000_000.0 + batch + i / PER_BATCH,
+            )
             for i in range(PER_BATCH)
         )
     store.close()

@@ -36,8 +36,14 @@ def journal(run: str, started: float, fault: str, applied: float, reverted_t: fl
         "started_at": started,
         "ended_at": started + 200,
         "faults": [
-            {"fault": fault, "target": "t", "applied": True, "applied_at": applied,
-             "reverted_t": reverted_t, "duration_s": 999},
+            {
+                "fault": fault,
+                "target": "t",
+                "applied": True,
+                "applied_at": applied,
+                "reverted_t": reverted_t,
+                "duration_s": 999,
+            },
             {"fault": fault, "target": "t", "applied": False},
         ],
     }
@@ -70,7 +76,9 @@ ALERTS = [
 def test_windows_from_journals(journals: Path) -> None:
     windows, coverage = read_journals(journals)
     assert [(w.fault, w.start, w.end) for w in windows] == [
-        ("network.latency", 1050, 1100), ("process.kill", 2050, 2080), ("network.loss", 3050, 3100)
+        ("network.latency", 1050, 1100),
+        ("process.kill", 2050, 2080),
+        ("network.loss", 3050, 3100),
     ]
     assert coverage is not None and (coverage.start, coverage.end) == (1000, 3200)
     assert len(read_journals(journals, since=1500)[0]) == 2
@@ -87,7 +95,10 @@ def test_exact_scores(journals: Path) -> None:
     assert lat.accuracy == pytest.approx(4 / 6)
     assert lat.times_to_detect == (10.0,) and not lat.meets_kpis()
     assert (every.precision, every.recall, every.false_positive_rate, every.accuracy) == (
-        1.0, 1.0, 0.0, 1.0
+        1.0,
+        1.0,
+        0.0,
+        1.0,
     )
     assert every.times_to_detect == (5.0, 1.0, 2.0) and every.meets_kpis()
 
@@ -100,8 +111,18 @@ def test_cli_accuracy_json_and_exit_code(
         record_fired(store, alert)
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    argv = ["alerts", "accuracy", "--journals", str(journals), "--store", str(tmp_path / "t.db"),
-            "--rules", str(rules), "--grace", "10s"]
+    argv = [
+        "alerts",
+        "accuracy",
+        "--journals",
+        str(journals),
+        "--store",
+        str(tmp_path / "t.db"),
+        "--rules",
+        str(rules),
+        "--grace",
+        "10s",
+    ]
     assert main([*argv, "--json"]) == 1  # "lat" misses the KPIs
     document = json.loads(capsys.readouterr().out)
     by_rule = {r["rule"]: r for r in document["rules"]}
@@ -116,7 +137,15 @@ def test_cli_accuracy_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["alerts", "accuracy", "--journals", str(tmp_path / "none")]) == 3
     assert "no journal directory" in capsys.readouterr().err
     (tmp_path / "j").mkdir()
-    code = main(["alerts", "accuracy", "--journals", str(tmp_path / "j"),
-                 "--store", str(tmp_path / "missing.db")])
+    code = main(
+        [
+            "alerts",
+            "accuracy",
+            "--journals",
+            str(tmp_path / "j"),
+            "--store",
+            str(tmp_path / "missing.db"),
+        ]
+    )
     assert code == 5
     assert "no telemetry store" in capsys.readouterr().err

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import random
+from pathlib import Path
 
 import pytest
 
@@ -114,8 +113,9 @@ def test_anomaly_on_a_spike_not_on_noise(tmp_path: Path, store: TelemetryStore) 
 
 
 def test_absence_fires_after_silence(tmp_path: Path, store: TelemetryStore) -> None:
-    store.write_points([Point("beat", 1.0, {"host": h}, T0 + t) for t in range(0, 100)
-                        for h in ("a", "b")])
+    store.write_points(
+        [Point("beat", 1.0, {"host": h}, T0 + t) for t in range(0, 100) for h in ("a", "b")]
+    )
     store.write_points([Point("beat", 1.0, {"host": "a"}, T0 + t) for t in range(100, 200)])
     rules = rules_of(
         tmp_path, "  - {name: gone, kind: absence, metric: beat, by: [host], for: 30s}\n"

@@ -74,7 +74,9 @@ def test_every_kind_parses_into_typed_models(tmp_path: Path) -> None:
     assert isinstance(slo, BurnRateRule) and slo.windows == SRE_WINDOWS
     assert round(slo.error_budget, 6) == 0.001
     assert [(w.long, w.short) for w in slo.scaled_windows()] == [
-        (36.0, 3.0), (216.0, 18.0), (2592.0, 216.0)
+        (36.0, 3.0),
+        (216.0, 18.0),
+        (2592.0, 216.0),
     ]
     assert isinstance(anomaly, AnomalyRule) and anomaly.deviations == 3.0
     assert isinstance(absence, AbsenceRule) and absence.for_ == 120.0
@@ -84,7 +86,9 @@ def test_every_kind_parses_into_typed_models(tmp_path: Path) -> None:
 
 def test_sre_workbook_defaults() -> None:
     assert [(w.long, w.short, w.factor) for w in SRE_WINDOWS] == [
-        (3600.0, 300.0, 14.4), (21600.0, 1800.0, 6.0), (259200.0, 21600.0, 1.0)
+        (3600.0, 300.0, 14.4),
+        (21600.0, 1800.0, 6.0),
+        (259200.0, 21600.0, 1.0),
     ]
 
 

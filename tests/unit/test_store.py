@@ -39,19 +39,31 @@ def test_retention_deletes_only_old_data(tmp_path: Path) -> None:
 
 
 def span(trace: str, sid: str, parent: str | None, service: str, **kw: object) -> SpanRecord:
-    return SpanRecord(trace, sid, parent, service, f"{service}-op", str(kw.get("kind", "server")),
-                      T0, T0 + 0.1, str(kw.get("status", "ok")), dict(kw.get("attrs", {})))  # type: ignore[arg-type]
+    return SpanRecord(
+        trace,
+        sid,
+        parent,
+        service,
+        f"{service}-op",
+        str(kw.get("kind", "server")),
+        T0,
+        T0 + 0.1,
+        str(kw.get("status", "ok")),
+        dict(kw.get("attrs", {})),
+    )  # type: ignore[arg-type]
 
 
 def test_service_map_from_parent_child_spans(tmp_path: Path) -> None:
     store = TelemetryStore(tmp_path / "t.db")
-    store.write_spans([
-        span("t1", "1", None, "lb"),
-        span("t1", "2", "1", "api"),
-        span("t1", "3", "2", "api", kind="client", attrs={"db.system": "postgresql"}),
-        span("t2", "4", None, "lb"),
-        span("t2", "5", "4", "api", status="error"),
-    ])
+    store.write_spans(
+        [
+            span("t1", "1", None, "lb"),
+            span("t1", "2", "1", "api"),
+            span("t1", "3", "2", "api", kind="client", attrs={"db.system": "postgresql"}),
+            span("t2", "4", None, "lb"),
+            span("t2", "5", "4", "api", status="error"),
+        ]
+    )
     edges = [(e.source, e.target, e.calls, e.errors) for e in store.service_map()]
     assert edges == [("api", "postgresql", 1, 0), ("lb", "api", 2, 1)]
     assert [s.service for s in store.spans("t1")] == ["lb", "api", "api"]
@@ -96,7 +108,7 @@ def test_locked_store_times_out_with_a_clear_error(tmp_path: Path) -> None:
     holder.execute("BEGIN EXCLUSIVE")
     try:
         store = TelemetryStore(path, busy_timeout=0.2)
-        with pytest.raises(StoreError, match="locked for more than 0.2s"):
+        with pytest.raises(StoreError, match=r"locked for more than 0\.2s"):
             store.write_point("m", 1.0)
     finally:
         holder.execute("ROLLBACK")

@@ -70,7 +70,9 @@ class CountingBatchProcessor(BatchSpanProcessor):
     """A ``BatchSpanProcessor`` that counts spans its full queue drops."""
 
     def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 2048) -> None:
-        super().__init__(exporter, max_queue_size=max_queue_size)
+        super().__init__(
+            exporter, max_queue_size=max_queue_size, max_export_batch_size=min(512, max_queue_size)
+        )
         self._max_queue = max_queue_size
 
     def on_end(self, span: ReadableSpan) -> None:
