@@ -101,12 +101,12 @@ class Writer:
         if batch is None:
             return False
         chunks, eof = batch
+        released = time.monotonic()  # the added delay ends when the chunk is handed to the kernel
         self._send(chunks)
-        sent = time.monotonic()
         self._count(sum(chunk.size for chunk in chunks))
         for chunk in chunks:
             for evidence in chunk.measured_by:
-                evidence.record_delay(sent - chunk.arrival)
+                evidence.record_delay(released - chunk.arrival)
         with self._cond:
             self._pending -= len(chunks)
         if eof:
