@@ -19,7 +19,7 @@ from ial_resilience.engine.model import Event, FaultOutcome, PlannedFault
 from ial_resilience.errors import InputError
 
 if TYPE_CHECKING:
-    from ial_resilience.engine.run import RunRecord
+    from ial_resilience.engine.record import RunRecord
 
 SCHEMA = "ialr.journal/1"
 
