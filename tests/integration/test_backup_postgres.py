@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from ial_resilience.backup import snapshot
+from ial_resilience.backup.drills import Heartbeat
 from ial_resilience.backup.models import Compression, PhysicalFormat, SourceKind
 from ial_resilience.backup.repository import LocalRepository
 from ial_resilience.backup.restore import restore, start_restored
@@ -90,6 +91,7 @@ def test_physical_round_trip_and_verify(
     assert manifest.wal is not None and manifest.wal.start_segment <= manifest.wal.end_segment
     assert "shop.public.orders" in {t.name for t in manifest.snapshot}
     assert "pg_basebackup" in manifest.tool_versions
+    assert manifest.snapshot_exact  # nothing wrote during the backup
     report = verify(lab.repo, manifest)
     assert [(c.name, c.status) for c in report.checks] == [
         ("checksums", CheckStatus.PASSED), ("pg_verifybackup", CheckStatus.PASSED),
@@ -103,6 +105,24 @@ def test_physical_round_trip_and_verify(
         assert snapshot.postgres_cluster(restored.dsn()) == list(manifest.snapshot)
     finally:
         restored.remove()
+
+
+def test_writes_during_a_physical_backup_make_the_snapshot_inexact_not_a_failure(
+    lab: Lab,
+) -> None:
+    lab.sql("CREATE TABLE ialr_heartbeat (id bigserial PRIMARY KEY, at timestamptz)", db="shop")
+    writer = Heartbeat(lab.server.dsn("shop")).start()
+    try:
+        request = BackupRequest(lab.server.dsn(), SourceKind.POSTGRES_PHYSICAL)
+        manifest = run_backup(lab.repo, request)
+    finally:
+        writer.stop()
+    assert not manifest.snapshot_exact
+    report = verify(lab.repo, manifest)
+    restored = {c.name: c for c in report.checks}["restore"]
+    assert restored.status in (CheckStatus.PASSED, CheckStatus.INCONCLUSIVE), restored
+    assert report.passed
+    lab.sql("DROP TABLE ialr_heartbeat", db="shop")
 
 
 def test_logical_round_trip_and_refusal_over_an_existing_database(lab: Lab) -> None:

@@ -80,6 +80,9 @@ class Manifest(_Frozen):
     wal: WalRange | None = None
     tool_versions: dict[str, str] = Field(default_factory=dict)
     snapshot: tuple[TableSnapshot, ...] = ()
+    # False when the source committed writes while a physical backup's snapshot was taken:
+    # a restore then legitimately differs from the snapshot (verify says so, without failing)
+    snapshot_exact: bool = True
 
     @property
     def size(self) -> int:

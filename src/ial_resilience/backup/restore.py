@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -80,7 +81,15 @@ def _open_stream(path: Path) -> Iterator[IO[bytes]]:
 
 
 def extract_tar(path: Path, dest: Path) -> None:
+    """Unpack a (zstd-compressed) tar; GNU tar does plain ones faster than Python can."""
     dest.mkdir(parents=True, exist_ok=True)
+    gnu_tar = shutil.which("tar")
+    if gnu_tar and path.name.endswith(".tar"):
+        done = subprocess.run([gnu_tar, "-xf", str(path), "-C", str(dest), "--no-same-owner"],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise BackupError(f"cannot unpack {path}: {done.stderr.strip()[-500:]}")
+        return
     with _open_stream(path) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
         tar.extractall(dest, filter="fully_trusted")
 

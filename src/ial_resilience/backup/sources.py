@@ -9,6 +9,7 @@ import sqlite3
 import tarfile
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +63,7 @@ class _Produced:
     wal: WalRange | None = None
     tools: dict[str, str] = field(default_factory=dict)
     snapshot: list[TableSnapshot] = field(default_factory=list)
+    snapshot_exact: bool = True
 
 
 def detect_kind(source: str, kind: str | None) -> SourceKind:
@@ -119,6 +121,7 @@ def run_backup(
             wal=produced.wal,
             tool_versions=produced.tools,
             snapshot=tuple(produced.snapshot),
+            snapshot_exact=produced.snapshot_exact,
         )
         on_step("committing")
         repo.commit(backup_id, manifest)
@@ -156,24 +159,38 @@ def _physical(request: BackupRequest, staging: Path, on_step: Step) -> _Produced
         raise InputError("zstd compression needs --format tar for a physical backup")
     with connect(dsn, action="connect for a base backup") as conn:
         sysid, segsize = _cluster_identity(conn, dsn)
+        xmax_before = _next_xid(conn, dsn)
     prepare_dir(staging)
     fmt = request.format.value[0]
     argv: list[str | Path] = ["pg_basebackup", "-d", dsn, "-D", staging / "data", "-F", fmt,
                               "-X", "stream", "-c", "fast"]  # fmt: skip
     if request.max_rate:
         argv += ["--max-rate", request.max_rate]
-    on_step("pg_basebackup")
-    run_tool(argv, dsn=dsn, action="take a base backup")
+    on_step("pg_basebackup, snapshot of the tables")
+    # the snapshot reads the tables while pg_basebackup copies files: a second core, not
+    # a second pass; it is exact when no transaction committed meanwhile (checked below)
+    with ThreadPoolExecutor(1, thread_name_prefix="ialr-snapshot") as pool:
+        tables = pool.submit(snapshot.postgres_cluster, dsn)
+        run_tool(argv, dsn=dsn, action="take a base backup")
+    with connect(dsn, action="connect after the base backup") as conn:
+        exact = _next_xid(conn, dsn) == xmax_before
     if request.compression == Compression.ZSTD:
         # the wheel's PostgreSQL is built without zstd: compress its tar files here
         on_step("zstd")
         for tar in sorted((staging / "data").glob("*.tar")):
             _compress_file(tar, tar.with_name(tar.name + ".zst"))
     wal = _wal_range(staging / "data" / "backup_manifest", sysid, segsize)
-    on_step("snapshot of the tables")
-    tables = snapshot.postgres_cluster(dsn)
     tools = {"pg_basebackup": tool_version("pg_basebackup")}
-    return _Produced(wal=wal, tools=tools, snapshot=tables)
+    return _Produced(wal=wal, tools=tools, snapshot=tables.result(), snapshot_exact=exact)
+
+
+def _next_xid(conn: psycopg.Connection, dsn: str) -> str:
+    """The next transaction id to be assigned: unchanged means nothing was written."""
+    try:
+        row = conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()
+    except psycopg.Error as error:
+        raise translate(error, dsn, "read the transaction horizon") from error
+    return "" if row is None else str(row[0])
 
 
 def _cluster_identity(conn: psycopg.Connection, dsn: str) -> tuple[str, int]:
