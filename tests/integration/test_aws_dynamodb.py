@@ -27,11 +27,13 @@ def _table(target: AwsTarget, items: int = 25) -> str:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    for i in range(items):
-        ddb.put_item(
-            TableName=name,
-            Item={"id": {"S": f"o-{i}"}, "total": {"N": str(i * 3)}, "tags": {"SS": ["a", "b"]}},
-        )
+    requests = [
+        {"PutRequest": {"Item": {"id": {"S": f"o-{i}"}, "total": {"N": str(i * 3)},
+                                 "tags": {"SS": ["a", "b"]}}}}
+        for i in range(items)
+    ]  # fmt: skip
+    for start in range(0, items, 25):  # BatchWriteItem takes 25 items at most
+        ddb.batch_write_item(RequestItems={name: requests[start : start + 25]})
     return name
 
 
