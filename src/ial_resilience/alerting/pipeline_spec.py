@@ -94,4 +94,4 @@ def load_pipeline_spec(path: str | Path, variables: dict[str, str] | None = None
     problems += unless_reported(model_problems, problems)
     raise_problems(problems)
     assert spec is not None
-    return spec
+    return spec.model_copy(update={"vars": {str(k): str(v) for k, v in merged.items()}})
