@@ -58,6 +58,10 @@ class LiveProgress:
             self.guardrail = "watching"
         elif event.kind is EventKind.FAULT_REVERTED and key in self.faults:
             self.faults[key] = (self.faults[key][0], f"reverted at {offset:.1f}s")
+            if self.guardrail == "watching" and all(
+                state.startswith("reverted") for _, state in self.faults.values()
+            ):
+                self.guardrail = "held while the faults were active"
         elif event.kind is EventKind.GUARDRAIL_BREACH:
             self.guardrail = f"BREACHED: {event.message}"
         self.recent.append(f"{offset:7.2f}s {event.phase.value}: {event.message}")
