@@ -170,13 +170,20 @@ def test_link_unknown_to_the_agent_is_exit_3(
     assert no_active_faults(running_agent)
 
 
-def test_memory_fault_above_its_bound_is_exit_5_and_nothing_applied(
-    tmp_path: Path, running_agent: RunningAgent, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "fault",
+    ["resource.memory, target: box, with: {bytes: 1TiB}",
+     "resource.disk, target: box, with: {bytes: 100TiB, directory: DIR}"],
+    ids=["memory", "disk"],
+)  # fmt: skip
+def test_resource_fault_above_its_bound_is_exit_5_and_nothing_applied(
+    fault: str, tmp_path: Path, running_agent: RunningAgent, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    fault = fault.replace("DIR", str(tmp_path))
     file = experiment(
         tmp_path,
         target="box: {host: local}",
-        method="  - {fault: resource.memory, target: box, with: {bytes: 1TiB}, duration: 5s}",
+        method=f"  - {{fault: {fault}, duration: 5s}}",
     )
     code, out, _ = run(
         capsys, "run", str(file), "--json", "--journal", str(tmp_path / "j.json"),
