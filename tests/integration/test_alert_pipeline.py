@@ -83,7 +83,7 @@ class Orders(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def orders_via_link(running_agent: RunningAgent) -> Iterator[str]:
+def orders_via_link(running_agent: RunningAgent) -> Iterator[str]:  # noqa: F811
     server = ThreadingHTTPServer(("127.0.0.1", 0), Orders)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     upstream = f"127.0.0.1:{server.server_address[1]}"
@@ -113,7 +113,7 @@ def run(tmp_path: Path, spec: Path, api: str, agent: RunningAgent) -> list[str]:
 def test_the_expected_alert_fires_and_resolves(
     tmp_path: Path,
     orders_via_link: str,
-    running_agent: RunningAgent,
+    running_agent: RunningAgent,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     spec = write_files(tmp_path, SPEC)
@@ -134,7 +134,7 @@ def test_the_expected_alert_fires_and_resolves(
 def test_an_alert_that_never_fires_fails_the_test(
     tmp_path: Path,
     orders_via_link: str,
-    running_agent: RunningAgent,
+    running_agent: RunningAgent,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     spec = write_files(
