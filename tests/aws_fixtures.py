@@ -8,9 +8,11 @@ an :class:`AwsTarget` pointing at the server; the environment is restored after 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,19 +44,33 @@ def _wait_until_serving(endpoint: str, timeout: float = 20.0) -> None:
             time.sleep(0.05)
 
 
+_shared: dict[str, str] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_moto_endpoint() -> str:
+    """Start the one moto server of this test process (first call) and return its endpoint.
+
+    Test modules import the fixtures below, so pytest sees one session fixture per module;
+    the server itself is started once and stopped when the process exits.
+    """
+    with _shared_lock:
+        if "endpoint" not in _shared:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request
+            port = _free_port()
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            server.start()
+            atexit.register(server.stop)
+            endpoint = f"http://127.0.0.1:{port}"
+            _wait_until_serving(endpoint)
+            _shared["endpoint"] = endpoint
+        return _shared["endpoint"]
+
+
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """The endpoint URL of a moto server shared by every AWS test of the session."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(endpoint)
-        yield endpoint
-    finally:
-        server.stop()
+def moto_endpoint() -> str:
+    """The endpoint URL of the moto server shared by every AWS test of the session."""
+    return shared_moto_endpoint()
 
 
 @pytest.fixture
