@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from ial_resilience.backup import snapshot
-from ial_resilience.backup.models import Compression, SourceKind
-from ial_resilience.backup.repository import LocalRepository, Repository, RepositoryFull
+from ial_resilience.backup.models import Compression, Manifest, SourceKind
+from ial_resilience.backup.repository import (
+    LocalRepository,
+    Repository,
+    RepositoryFull,
+    materialize,
+)
 from ial_resilience.backup.restore import restore
 from ial_resilience.backup.sources import BackupRequest, detect_kind, run_backup
 from ial_resilience.backup.verify import CheckStatus, verify
@@ -145,3 +150,57 @@ def test_restore_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
         restore(repo, manifest, str(source))
     restore(repo, manifest, str(source), force=True)
     assert snapshot.sqlite_database(source) == list(manifest.snapshot)
+
+
+class MemoryRepository:
+    """A second backend, in memory: proves the Repository protocol is enough for a backup."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.commits: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return "memory://"
+
+    def put(self, key: str, source: Path) -> None:
+        self.objects[key] = source.read_bytes()
+
+    def get(self, key: str, dest: Path) -> None:
+        dest.write_bytes(self.objects[key])
+
+    def list(self, prefix: str) -> list[str]:
+        # committed objects only: a backup's files count once its manifest exists
+        def visible(key: str) -> bool:
+            parts = key.split("/")
+            return parts[0] != "backups" or f"backups/{parts[1]}/manifest.json" in self.objects
+
+        return sorted(k for k in self.objects if k.startswith(prefix) and visible(k))
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def commit(self, backup_id: str, manifest: Manifest) -> None:
+        self.commits.append(backup_id)
+        self.objects[f"backups/{backup_id}/manifest.json"] = manifest.model_dump_json().encode()
+
+
+def test_another_backend_through_the_protocol_round_trips(tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "src")
+    memory = MemoryRepository()
+    assert isinstance(memory, Repository)
+    manifest = run_backup(memory, BackupRequest(str(source), SourceKind.DIRECTORY))
+    assert memory.commits == [manifest.id]
+    assert memory.list("backups/") == [f"backups/{manifest.id}/manifest.json",
+                                       f"backups/{manifest.id}/tree.tar"]  # fmt: skip
+    mirror = materialize(memory, tmp_path / "mirror", manifest.id)
+    assert [m.id for m in mirror.manifests()] == [manifest.id]
+    restore(mirror, mirror.manifest(manifest.id), str(tmp_path / "out"))
+    assert snapshot.directory_tree(tmp_path / "out") == snapshot.directory_tree(source)
+
+
+def test_a_failed_backup_is_never_committed_to_another_backend(tmp_path: Path) -> None:
+    memory = MemoryRepository()
+    with pytest.raises(BackupError, match="unable to open database file"):
+        run_backup(memory, BackupRequest(str(tmp_path / "missing.sqlite"), SourceKind.SQLITE))
+    assert memory.commits == [] and memory.list("") == []

@@ -225,3 +225,18 @@ def read_manifest(path: Path) -> Manifest:
             f"unreadable manifest {path}: {error}",
             hint="the backup is damaged; run `ialr backup verify` on the others and prune it",
         ) from error
+
+
+def materialize(repo: Repository, dest: Path, backup_id: str | None = None) -> LocalRepository:
+    """A local repository holding ``repo``'s committed objects (one backup's, or all), for
+    restore and verify, which work on local files. A local repository is returned as is."""
+    if isinstance(repo, LocalRepository):
+        return repo
+    for key in repo.list(""):
+        parts = _backup_key_parts(key)
+        if backup_id is not None and parts is not None and parts[0] != backup_id:
+            continue
+        target = dest / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        repo.get(key, target)
+    return LocalRepository(dest)

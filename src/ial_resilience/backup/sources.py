@@ -5,8 +5,10 @@ repository and returning what the manifest needs. ``run_backup`` commits only a 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import tarfile
+import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +38,7 @@ from ial_resilience.backup.pgtools import (
     tool_version,
     translate,
 )
-from ial_resilience.backup.repository import LocalRepository
+from ial_resilience.backup.repository import LocalRepository, Repository
 from ial_resilience.errors import BackupError, InputError
 from ial_resilience.postgres import prepare_dir
 
@@ -97,16 +99,21 @@ def new_backup_id(kind: SourceKind, now: datetime) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%S')}Z-{kind.value}-{uuid.uuid4().hex[:6]}"
 
 
-def run_backup(
-    repo: LocalRepository, request: BackupRequest, *, on_step: Step = _quiet
-) -> Manifest:
-    """Take one backup into ``repo``; commit it only when every file is written and hashed."""
+def run_backup(repo: Repository, request: BackupRequest, *, on_step: Step = _quiet) -> Manifest:
+    """Take one backup into ``repo``; commit it only when every file is written and hashed.
+
+    A :class:`LocalRepository` receives the files in place (its staging directory); any other
+    :class:`Repository` gets them through ``put`` from a local scratch directory, then
+    ``commit``.
+    """
     started = datetime.now(UTC)
     backup_id = new_backup_id(request.kind, started)
-    staging = repo.staging_dir(backup_id)
+    local = repo if isinstance(repo, LocalRepository) else None
+    staging = local.staging_dir(backup_id) if local else Path(tempfile.mkdtemp(prefix="ialr-"))
     try:
         produced = _PRODUCERS[request.kind](request, staging, on_step)
-        repo.check_room(0)
+        if local:
+            local.check_room(0)
         on_step("hashing files")
         files = hash_files(staging)
         manifest = Manifest(
@@ -124,17 +131,32 @@ def run_backup(
             snapshot_exact=produced.snapshot_exact,
         )
         on_step("committing")
-        repo.commit(backup_id, manifest)
+        _commit(repo, manifest, staging)
     except OSError as error:
-        repo.abort(backup_id)
+        _abort(repo, backup_id)
         raise BackupError(
-            f"backup {backup_id} could not be written to {repo.root}: {error.strerror or error}",
+            f"backup {backup_id} could not be written to {repo.url}: {error.strerror or error}",
             hint="check that the repository is writable and has free space; nothing was committed",
         ) from error
     except BaseException:
-        repo.abort(backup_id)
+        _abort(repo, backup_id)
         raise
+    finally:
+        if local is None:
+            shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def _commit(repo: Repository, manifest: Manifest, staging: Path) -> None:
+    if not isinstance(repo, LocalRepository):
+        for entry in manifest.files:
+            repo.put(f"backups/{manifest.id}/{entry.path}", staging / entry.path)
+    repo.commit(manifest.id, manifest)
+
+
+def _abort(repo: Repository, backup_id: str) -> None:
+    if isinstance(repo, LocalRepository):
+        repo.abort(backup_id)  # other backends: uploaded files stay invisible without a manifest
 
 
 def _describe(request: BackupRequest) -> str:
