@@ -309,6 +309,26 @@ def _previous(versions: list[ObjectVersion], bucket: str, key: str) -> ObjectVer
 COPY_OBJECT_LIMIT = 5 * 1024**3  # one CopyObject call copies at most 5 GiB
 
 
+def server_side_copy(
+    target: AwsTarget,
+    source: dict[str, str],
+    bucket: str,
+    key: str,
+    size: int,
+    multipart_above: int = COPY_OBJECT_LIMIT,
+) -> str:
+    """Copy ``source`` to ``bucket``/``key`` inside S3 (in parts above ``multipart_above``
+    bytes); returns the new version id (empty when the bucket is not versioned).
+    Call inside :func:`aws_call`."""
+    s3 = s3_client(target)
+    if size > multipart_above:
+        config = TransferConfig(multipart_threshold=multipart_above)
+        s3.copy(cast(Any, source), bucket, key, Config=config)
+        return str(s3.head_object(Bucket=bucket, Key=key).get("VersionId", ""))
+    copied = s3.copy_object(Bucket=bucket, Key=key, CopySource=cast(Any, source))
+    return str(copied.get("VersionId", ""))
+
+
 def restore_version(
     target: AwsTarget,
     bucket: str,
@@ -330,15 +350,10 @@ def restore_version(
             hint=f"list them: aws s3api list-object-versions --bucket {bucket} --prefix {key}",
         )
     source = {"Bucket": bucket, "Key": key, "VersionId": chosen}
-    s3 = s3_client(target)
     with aws_call(f"restore s3://{bucket}/{key} to version {chosen}", target):
-        if versions[chosen].size > multipart_above:
-            config = TransferConfig(multipart_threshold=multipart_above)
-            s3.copy(cast(Any, source), bucket, key, Config=config)
-            new_version = str(s3.head_object(Bucket=bucket, Key=key).get("VersionId", ""))
-        else:
-            copied = s3.copy_object(Bucket=bucket, Key=key, CopySource=cast(Any, source))
-            new_version = str(copied.get("VersionId", ""))
+        new_version = server_side_copy(
+            target, source, bucket, key, versions[chosen].size, multipart_above
+        )
     return RestoredVersion(
         bucket=bucket,
         key=key,

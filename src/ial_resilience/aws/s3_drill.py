@@ -25,10 +25,9 @@ DRILL_PREFIX = "ialr-drill/"
 
 def _copy_to_scratch(target: AwsTarget, bucket: str, key: str, scratch: str) -> str:
     with aws_call(f"copy s3://{bucket}/{key} to the drill key {scratch}", target):
-        copied = s3.s3_client(target).copy_object(
-            Bucket=bucket, Key=scratch, CopySource={"Bucket": bucket, "Key": key}
-        )
-    return str(copied.get("VersionId", ""))
+        size = s3.s3_client(target).head_object(Bucket=bucket, Key=key)["ContentLength"]
+        source = {"Bucket": bucket, "Key": key}
+        return s3.server_side_copy(target, source, bucket, scratch, size)
 
 
 def _overwrite(target: AwsTarget, bucket: str, scratch: str) -> None:
