@@ -80,6 +80,7 @@ class Evaluator:
         silences = state_mod.silences(self.store, at)
         changes: list[tuple[Alert, Change]] = []
         errors: list[str] = []
+        with_state = {name for name, _ in previous}
         for rule in self.rules.rules:
             try:
                 observations = observe(rule, index, at)
@@ -88,6 +89,8 @@ class Evaluator:
                 continue
             hold = 0.0 if isinstance(rule, AbsenceRule) else rule.for_
             for seen in observations:
+                if not seen.condition and rule.name not in with_state:
+                    continue  # inactive and never seen: nothing to keep
                 labels = alert_labels(rule, seen.group, seen.severity.value)
                 before = previous.get((rule.name, labels_key(seen.group)))
                 alert, change = state_mod.step(before, rule.name, labels, seen, hold, at)
@@ -95,7 +98,15 @@ class Evaluator:
                 changes.append((replace(alert, silenced=muted), change))
         changes = self._stale(previous, changes, at)
         notifications, changes = self._notify(changes, at)
-        state_mod.save(self.store, changes)
+        state_mod.save(
+            self.store,
+            [
+                (alert, change)
+                for alert, change in changes
+                if change is not Change.NONE
+                or not state_mod.same(alert, previous.get((alert.rule, alert.group_key)))
+            ],
+        )
         delivery = None
         if self.outbox is not None:
             for item in notifications:

@@ -67,10 +67,8 @@ class SeriesIndex:
         self, selector: Selector, by: Sequence[str], start: float, end: float
     ) -> dict[GroupKey, list[tuple[float, float]]]:
         """(ts, value) points with ``start < ts <= end`` per group, oldest first."""
-        chosen = {s.id: s for s in self.select(selector)}
-        groups: dict[GroupKey, list[tuple[float, float]]] = {
-            group_key(s.labels, by): [] for s in chosen.values()
-        }
+        chosen = {s.id: group_key(s.labels, by) for s in self.select(selector)}
+        groups: dict[GroupKey, list[tuple[float, float]]] = {key: [] for key in chosen.values()}
         if not chosen:
             return groups
         marks = ",".join("?" * len(chosen))
@@ -80,7 +78,7 @@ class SeriesIndex:
             (*chosen, start, end),
         )
         for sid, ts, value in rows:
-            groups[group_key(chosen[sid].labels, by)].append((ts, value))
+            groups[chosen[sid]].append((ts, value))
         for points in groups.values():
             points.sort()
         return groups

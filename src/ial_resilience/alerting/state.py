@@ -94,6 +94,15 @@ def step(
     return replace(alert, state=AlertState.PENDING, pending_since=since), Change.NONE
 
 
+def same(alert: Alert, other: Alert | None) -> bool:
+    """Equal but for the observed value (which is stored only with a state change)."""
+    if other is None:
+        return alert.state is AlertState.INACTIVE
+    fields = ("state", "severity", "pending_since", "fired_at", "resolved_at")
+    more = ("last_notified_at", "silenced", "labels")
+    return all(getattr(alert, f) == getattr(other, f) for f in fields + more)
+
+
 def load(store: TelemetryStore) -> dict[tuple[str, str], Alert]:
     rows = store.query(
         "SELECT rule, group_key, labels, state, severity, value, pending_since, fired_at, "
