@@ -9,7 +9,9 @@ tests/unit/test_aws_obs_setup.py).
 
 from __future__ import annotations
 
+import io
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -282,3 +284,48 @@ def test_put_emf_with_a_bad_line_names_it(
     assert code == 3 and "EMF line 2: not an EMF document: invalid JSON" in out
     code, out = _cli(capsys, aws_env, "observe", "put-emf", str(tmp_path / "missing.log"))
     assert code == 3 and "cannot read" in out
+
+
+def test_cli_names_replace_the_derived_defaults(
+    aws_env: AwsTarget,  # noqa: F811
+    scope: Scope,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = _cli(
+        capsys,
+        aws_env,
+        "observe",
+        "setup",
+        "--aws",
+        "--environment",
+        scope.environment,
+        "--load-balancer",
+        "app/shop/abc123",
+        "--ecs-cluster",
+        "shop",
+        "--ecs-service",
+        "web",
+    )
+    assert code == 0, out
+    alarms = _alarms(aws_env, scope)
+    assert alarms[scope.name("alb-5xx")]["Dimensions"] == [
+        {"Name": "LoadBalancer", "Value": "app/shop/abc123"}
+    ]
+    assert {"Name": "ServiceName", "Value": "web"} in alarms[scope.name("ecs-cpu-high")][
+        "Dimensions"
+    ]
+
+
+def test_put_emf_reads_stdin(
+    aws_env: AwsTarget,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    namespace = f"IaL/Stdin{uuid.uuid4().hex[:6]}"
+    line = json.dumps(
+        emf_document(namespace, MetricKind.GAUGE, "resilience.score", 87.5, {}, time.time())
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(line + "\n"))
+    code, out = _cli(capsys, aws_env, "observe", "put-emf", "-")
+    assert code == 0 and "published 1 metric datum(s)" in out
+    assert _sum(aws_env, namespace, "resilience.score", []) == 87.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,8 +47,13 @@ def _rules(path: Path | None) -> RuleFile | None:
     return None if path is None else load_rules(path)
 
 
-def _scope(environment: str, region: str | None, email: str) -> Scope:
-    return Scope.for_environment(environment, region or DEFAULT_REGION).with_email(email)
+def _scope(environment: str, region: str | None, email: str, **names: str | None) -> Scope:
+    """Default names for ``environment``; each given name (ALB, ECS…) replaces its default."""
+    scope = Scope.for_environment(environment, region or DEFAULT_REGION).with_email(email)
+    return replace(scope, **{key: value for key, value in names.items() if value})
+
+
+Name = Annotated[str | None, typer.Option(help="default: derived from --environment")]
 
 
 def _usd(price: float) -> str:
@@ -70,6 +76,16 @@ def setup(
     namespace: Annotated[
         str, typer.Option(help="CloudWatch namespace of the rule files' metrics.")
     ] = BUSINESS_NAMESPACE,
+    load_balancer: Annotated[
+        str | None, typer.Option(help="ALB full name app/<name>/<id> (default: derived)")
+    ] = None,
+    ecs_cluster: Name = None,
+    ecs_service: Name = None,
+    aurora_cluster: Name = None,
+    dynamodb_table: Name = None,
+    log_group: Annotated[
+        str | None, typer.Option(help="Application log group (default: /ialr/<env>/app)")
+    ] = None,
     region: Region = None,
     profile: Profile = None,
     endpoint_url: Endpoint = None,
@@ -86,7 +102,17 @@ def setup(
             hint="pass --aws (with --dry-run first to see the plan)",
         )
     target = AwsTarget.resolve(region=region, profile=profile, endpoint_url=endpoint_url)
-    scope = _scope(environment, target.region, email)
+    scope = _scope(
+        environment,
+        target.region,
+        email,
+        load_balancer=load_balancer,
+        ecs_cluster=ecs_cluster,
+        ecs_service=ecs_service,
+        aurora_cluster=aurora_cluster,
+        dynamodb_table=dynamodb_table,
+        log_group=log_group,
+    )
     report = observability.setup(target, scope, _rules(rules), dry_run=dry_run, namespace=namespace)
     if as_json:
         _print_json(report.as_json())
