@@ -93,3 +93,20 @@ def test_a_missing_bucket_fails_the_write_and_commits_nothing(
         gone.commit("b1", _manifest("b1", data))
     assert "cannot write backups/b1/manifest.json" in caught.value.message
     assert "was not committed" in caught.value.hint
+
+
+def test_directory_backup_into_s3_restores_identically(repo: S3Repository, tmp_path: Path) -> None:
+    from ial_resilience.backup.repository import materialize
+    from ial_resilience.backup.restore import restore
+    from ial_resilience.backup.sources import BackupRequest, run_backup
+
+    source = tmp_path / "site"
+    (source / "sub").mkdir(parents=True)
+    (source / "index.html").write_text("<h1>orders</h1>\n")
+    (source / "sub" / "data.bin").write_bytes(bytes(range(256)) * 64)
+    manifest = run_backup(repo, BackupRequest(source=str(source), kind=SourceKind.DIRECTORY))
+    assert [m.id for m in repo.manifests()] == [manifest.id]
+    local = materialize(repo, tmp_path / "mirror", manifest.id)
+    restore(local, local.manifest(manifest.id), str(tmp_path / "restored"))
+    for path in (Path("index.html"), Path("sub/data.bin")):
+        assert (tmp_path / "restored" / path).read_bytes() == (source / path).read_bytes()
