@@ -117,10 +117,13 @@ def setup(
     if as_json:
         _print_json(report.as_json())
         return
-    table = Table("kind", "name", "action", "note", title=f"{report.target}", title_justify="left")
+    table = Table("kind", "action", "name", title=report.target, title_justify="left")
     for change in report.changes:
-        table.add_row(change.kind.value, change.name, change.action.value, change.detail)
+        table.add_row(change.kind.value, change.action.value, change.name)
     console.print(table)
+    notes = {c.kind.value: c.detail for c in report.changes if c.detail}
+    for kind, note in notes.items():
+        console.print(f"note: {kind}: {note}", markup=False)
     console.print(("dry run: " if dry_run else "") + report.summary(), markup=False)
 
 
