@@ -44,6 +44,10 @@ def _manifest(backup_id: str, path: Path) -> Manifest:
 def test_implements_the_repository_protocol(repo: S3Repository) -> None:
     assert isinstance(repo, Repository)
     assert repo.url == f"s3://{repo.bucket}/team/db"
+    again = S3Repository.from_url(repo.url, repo.target)
+    assert (again.bucket, again.prefix) == (repo.bucket, "team/db")
+    with pytest.raises(InputError, match="not an S3 repository URL"):
+        S3Repository.from_url("s3:///nobucket")
 
 
 def test_backup_is_invisible_until_committed_then_round_trips(

@@ -31,6 +31,15 @@ class S3Repository:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
 
+    @classmethod
+    def from_url(cls, url: str, target: AwsTarget | None = None) -> S3Repository:
+        """``s3://BUCKET[/PREFIX]`` → a repository (target default: flags-free resolution)."""
+        if not url.startswith("s3://") or not url[5:].split("/", 1)[0]:
+            raise InputError(f"{url!r} is not an S3 repository URL",
+                             hint="write it as s3://BUCKET or s3://BUCKET/PREFIX")  # fmt: skip
+        bucket, _, prefix = url[5:].partition("/")
+        return cls(target or AwsTarget.resolve(), bucket, prefix)
+
     @property
     def url(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
