@@ -82,3 +82,23 @@ def test_eval_bad_interval_is_invalid_input(
     argv = ["alerts", "eval", str(rules), "--store", str(tmp_path / "t.db"), "--interval", "x"]
     assert main(argv) == 3
     assert "--interval 'x' is not a duration" in capsys.readouterr().err
+
+
+def test_silence_then_eval_sends_nothing_and_retain_deletes_old_points(
+    rules: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = TelemetryStore(tmp_path / "t.db")
+    store.write_points([Point("queue.depth", 50.0, {}, time.time() - 1)])
+    store.write_points([Point("queue.depth", 1.0, {}, time.time() - 30 * 86400)])
+    db = str(tmp_path / "t.db")
+    argv = ["alerts", "silence", "--store", db, "--match", "rule=queue-deep", "--for", "1h"]
+    assert main(argv) == 0
+    assert "silence 1: rule=queue-deep for 1h" in capsys.readouterr().out
+    notes = tmp_path / "notes.jsonl"
+    argv = ["alerts", "eval", str(rules), "--store", db, "--once", "--json", "--retain", "7d"]
+    assert main([*argv, "--file", str(notes)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["alerts"][0]["silenced"] is True and document["notifications"] == 0
+    assert not notes.exists() and store.count_points() == 1
+    assert main(["alerts", "silence", "--store", db, "--match", "rule"]) == 3
+    assert "is not label=value" in capsys.readouterr().err

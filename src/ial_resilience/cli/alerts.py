@@ -29,7 +29,7 @@ from ial_resilience.alerting.outbox import Outbox
 from ial_resilience.alerting.pipeline import engine_runner, run_pipeline
 from ial_resilience.alerting.pipeline_spec import load_pipeline_spec
 from ial_resilience.alerting.rules import load_rules
-from ial_resilience.alerting.state import history
+from ial_resilience.alerting.state import add_silence, history
 from ial_resilience.errors import ExitCode, InputError
 from ial_resilience.observability.store import TelemetryStore, open_store
 from ial_resilience.spec.variables import parse_assignments
@@ -124,11 +124,16 @@ def evaluate(
     interval: Annotated[
         str | None, typer.Option("--interval", help="override evaluate_every, e.g. 5s")
     ] = None,
+    retain: Annotated[
+        str | None, typer.Option("--retain", help="delete telemetry older than this, e.g. 7d")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate the rules against the store (every interval, or --once) and notify."""
     loaded = load_rules(rules)
     telemetry = TelemetryStore(store)
+    if retain:
+        telemetry.retain(_seconds(retain, "--retain"))
     outbox = Outbox(telemetry, _notifiers(webhook, file, sns_topic))
     evaluator = Evaluator(loaded, telemetry, outbox)
     console = _console()
@@ -163,6 +168,35 @@ def _seconds(text: str, flag: str) -> float:
         raise InputError(
             f"{flag} {text!r} is not a duration", hint="write e.g. 250ms, 5s, 1h"
         ) from None
+
+
+def _matchers(items: list[str]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(
+                f"--match {item!r} is not label=value", hint="e.g. --match rule=orders-errors"
+            )
+        result[key.strip()] = value
+    return result
+
+
+@app.command("silence")
+def silence(
+    store: StoreOption,
+    match: Annotated[
+        list[str], typer.Option("--match", help="label=value the alerts must carry; repeatable")
+    ],
+    duration: Annotated[str, typer.Option("--for", help="how long, e.g. 2h")] = "1h",
+    comment: Annotated[str, typer.Option("--comment", help="why")] = "",
+) -> None:
+    """Silence matching alerts: no firing notifications; resolved ones are still sent."""
+    matchers = _matchers(match)
+    seconds = _seconds(duration, "--for")
+    silence_id = add_silence(TelemetryStore(store), matchers, seconds, comment=comment)
+    pairs = ", ".join(f"{k}={v}" for k, v in matchers.items())
+    _console().print(f"silence {silence_id}: {pairs} for {duration}", markup=False)
 
 
 @app.command("test")

@@ -75,9 +75,11 @@ def _skip() -> bool:
     """True when the span would not be sampled anyway: no need to create it.
 
     A child of an unsampled parent is never sampled (parent-based); a root is never sampled
-    when the ratio is 0. Skipping keeps the parent's context current, which carries the same
+    when the ratio is 0. With ratio 1 nothing is skipped (the sampled path stays bare). Skipping keeps the parent's context current, which carries the same
     "not sampled" decision downstream.
     """
+    if _root_ratio == 1.0:
+        return False  # the SDK decides; checking would only cost the sampled path
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         return not context.trace_flags.sampled
