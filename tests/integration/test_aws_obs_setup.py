@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,13 @@ import pytest
 from ial_resilience.alerting.rules import load_rules
 from ial_resilience.aws import observability
 from ial_resilience.aws._session import AwsCredentialsError, AwsTarget, client
+from ial_resilience.aws.obs_alarms import alarms
+from ial_resilience.aws.obs_dashboards import dashboards
 from ial_resilience.aws.obs_model import Kind
-from ial_resilience.aws.obs_scope import Scope
+from ial_resilience.aws.obs_scope import BUSINESS_NAMESPACE, DEPLOYMENTS_FAILED, ROLLBACKS, Scope
 from ial_resilience.aws.obs_setup import Action, SetupReport
 from ial_resilience.cli.main import main
+from ial_resilience.observability import metrics, recorders
 from ial_resilience.observability.metrics import Kind as MetricKind
 from ial_resilience.observability.metrics import emf_document
 from tests.aws_fixtures import aws_env, moto_endpoint  # noqa: F401
@@ -330,3 +335,37 @@ def test_put_emf_reads_stdin(
     code, out = _cli(capsys, aws_env, "observe", "put-emf", "-")
     assert code == 0 and "published 1 metric datum(s)" in out
     assert _sum(aws_env, namespace, "resilience.score", []) == 87.5
+
+
+@pytest.fixture
+def emf_stream() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    metrics.setup_metrics(sinks=("emf",), namespace=BUSINESS_NAMESPACE, emf_stream=stream)
+    try:
+        yield stream
+    finally:
+        metrics.shutdown_metrics()
+
+
+def test_recorder_output_lands_where_dashboards_and_alarms_look(
+    aws_env: AwsTarget,  # noqa: F811
+    scope: Scope,
+    emf_stream: io.StringIO,
+) -> None:
+    recorders.deployment("orders", recorders.DeploymentStatus.FAILED)
+    recorders.deployment("payments", recorders.DeploymentStatus.FAILED)
+    recorders.rollback("orders", "alarm")
+    lines = emf_stream.getvalue().splitlines()
+    assert observability.put_emf(aws_env, lines) == 3
+
+    listed = client("cloudwatch", aws_env).list_metrics(Namespace=BUSINESS_NAMESPACE)["Metrics"]
+    emitted = {m["MetricName"] for m in listed}
+    assert {DEPLOYMENTS_FAILED, ROLLBACKS} <= emitted
+    operations = next(d for d in dashboards(scope) if d.key == "operations")
+    read = set(re.findall(r'MetricName=\\"([^\\]+)\\"', operations.spec["DashboardBody"]))
+    assert {DEPLOYMENTS_FAILED, ROLLBACKS} <= read
+    failed = next(a for a in alarms(scope, "arn") if a.key == "deployments-failed")
+    query = failed.spec["Metrics"][0]["Expression"]
+    assert query == f'SELECT SUM("{DEPLOYMENTS_FAILED}") FROM "{BUSINESS_NAMESPACE}"'
+    orders = [{"Name": "stack", "Value": "orders"}]
+    assert _sum(aws_env, BUSINESS_NAMESPACE, DEPLOYMENTS_FAILED, orders) == 1
