@@ -26,6 +26,7 @@ from ial_resilience.aws import observability
 from ial_resilience.aws._session import AwsCredentialsError, AwsTarget, client
 from ial_resilience.aws.obs_alarms import alarms
 from ial_resilience.aws.obs_dashboards import dashboards
+from ial_resilience.aws.obs_desired import desired_state
 from ial_resilience.aws.obs_model import Kind
 from ial_resilience.aws.obs_scope import BUSINESS_NAMESPACE, DEPLOYMENTS_FAILED, ROLLBACKS, Scope
 from ial_resilience.aws.obs_setup import Action, SetupReport
@@ -369,3 +370,30 @@ def test_recorder_output_lands_where_dashboards_and_alarms_look(
     assert query == f'SELECT SUM("{DEPLOYMENTS_FAILED}") FROM "{BUSINESS_NAMESPACE}"'
     orders = [{"Name": "stack", "Value": "orders"}]
     assert _sum(aws_env, BUSINESS_NAMESPACE, DEPLOYMENTS_FAILED, orders) == 1
+
+
+def test_slo_alarm_series_exist_after_emf_with_rollups(
+    aws_env: AwsTarget,  # noqa: F811
+    scope: Scope,
+    emf_stream: io.StringIO,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for outcome in ("ok", "ok", "ok", "error"):
+        metrics.count("http.requests", service="api", outcome=outcome)
+    path = tmp_path / "app.log"
+    path.write_text(emf_stream.getvalue())
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(
+        "version: 1\nrules:\n  - name: api-availability\n    kind: burn_rate\n"
+        "    objective: 0.999\n"
+        "    good: {metric: http.requests, where: {service: api, outcome: ok}}\n"
+        "    total: {metric: http.requests, where: {service: api}}\n"
+    )
+    code, out = _cli(capsys, aws_env, "observe", "put-emf", str(path), "--rules", str(rules))
+    assert code == 0 and "published 8 metric datum(s)" in out  # 4 points + 4 rolled up
+
+    long = next(a for a in desired_state(scope, "arn") if a.key.endswith("1h-5m-long"))
+    good, total = (q["MetricStat"]["Metric"] for q in long.spec["Metrics"][:2])
+    assert _sum(aws_env, good["Namespace"], good["MetricName"], good["Dimensions"]) == 3
+    assert _sum(aws_env, total["Namespace"], total["MetricName"], total["Dimensions"]) == 4

@@ -10,6 +10,7 @@ from ial_resilience.alerting.rules import RuleFile, load_rules
 from ial_resilience.aws.obs_burn_rate import (
     burn_expression,
     burn_rate_alarms,
+    dimension_sets,
     evaluation,
     slug,
     window_label,
@@ -172,3 +173,11 @@ def test_slug_and_expression() -> None:
     assert slug("Checkout.Fast_burn:v2") == "checkout-fast-burn-v2"
     assert slug("...") == "rule"
     assert burn_expression(0.0001) == "IF(total > 0, (1 - good / total) / 0.0001, 0)"
+
+
+def test_dimension_sets_the_emf_output_must_carry(rules: RuleFile) -> None:
+    assert dimension_sets(rules) == {
+        "checkout.all": ((),),
+        "checkout.ok": ((),),
+        "http.requests": (("outcome", "service"), ("service",)),
+    }

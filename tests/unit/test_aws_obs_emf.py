@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ial_resilience.aws.obs_emf import parse_line
+from ial_resilience.aws.obs_emf import parse_line, rolled_up
 from ial_resilience.errors import InputError
 from ial_resilience.observability.metrics import Kind, emf_document
 
@@ -106,3 +106,22 @@ def test_bad_lines_name_the_line_and_the_problem(line: str, problem: str) -> Non
     assert caught.value.message.startswith("app.log:7: not an EMF document")
     assert problem in caught.value.message
     assert "embedded metric format" in caught.value.hint
+
+
+def test_rollups_add_the_dimension_sets_a_selector_needs() -> None:
+    line = json.dumps(
+        emf_document(
+            "IaL/Business",
+            Kind.COUNT,
+            "http.requests",
+            1,
+            {"service": "api", "outcome": "ok"},
+            1_700_000_000,
+        )
+    )
+    [datum] = parse_line(line)
+    rollups = {"http.requests": [("outcome", "service"), ("service",), ("region",)]}
+    dims = [d.dimensions for d in rolled_up(datum, rollups)]
+    assert dims == [(("service", "api"), ("outcome", "ok")), (("service", "api"),)]
+    assert rolled_up(datum, {"other": [()]}) == [datum]
+    assert [d.dimensions for d in rolled_up(datum, {"http.requests": [()]})][1] == ()

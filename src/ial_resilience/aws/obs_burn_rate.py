@@ -150,3 +150,19 @@ def burn_rate_alarms(
             for pair in rule.scaled_windows():
                 compiled += pair_alarms(scope, topic_arn, rule, pair, namespace)
     return tuple(compiled)
+
+
+def dimension_sets(rules: RuleFile) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """For each metric a compiled alarm reads, the dimension sets it must be published with.
+
+    CloudWatch matches dimensions exactly, while a local selector sums every series whose
+    labels include its ``where`` pairs. So a point recorded with ``service`` and ``outcome``
+    must also be published under ``(service,)`` for a ``total: {where: {service: …}}``
+    selector: emit these as extra EMF dimension sets.
+    """
+    needed: dict[str, set[tuple[str, ...]]] = {}
+    for rule in rules.rules:
+        if isinstance(rule, BurnRateRule):
+            for selector in rule.selectors():
+                needed.setdefault(selector.metric, set()).add(tuple(sorted(selector.where)))
+    return {metric: tuple(sorted(sets)) for metric, sets in sorted(needed.items())}

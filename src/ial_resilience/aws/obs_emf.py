@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,13 +113,30 @@ def parse_line(line: str, where: str = "EMF line") -> list[Datum]:
     ]
 
 
-def put_emf(target: AwsTarget, lines: Iterable[str]) -> int:
-    """Publish every datum of ``lines`` with ``PutMetricData``; returns how many."""
+Rollups = Mapping[str, Iterable[tuple[str, ...]]]
+
+
+def rolled_up(datum: Datum, rollups: Rollups) -> list[Datum]:
+    """``datum`` plus one copy per dimension set of ``rollups[datum.name]`` that is a strict
+    subset of its dimensions (CloudWatch aggregates nothing by itself)."""
+    own = dict(datum.dimensions)
+    extra = [
+        replace(datum, dimensions=tuple((key, own[key]) for key in keys))
+        for keys in rollups.get(datum.name, ())
+        if set(keys) < set(own)
+    ]
+    return [datum, *extra]
+
+
+def put_emf(target: AwsTarget, lines: Iterable[str], rollups: Rollups | None = None) -> int:
+    """Publish every datum of ``lines`` with ``PutMetricData`` (plus the ``rollups`` dimension
+    sets, e.g. :func:`~ial_resilience.aws.obs_burn_rate.dimension_sets`); returns how many."""
     by_namespace: dict[str, list[dict[str, Any]]] = {}
     for number, line in enumerate(lines, start=1):
         if line.strip():
-            for datum in parse_line(line, where=f"EMF line {number}"):
-                by_namespace.setdefault(datum.namespace, []).append(datum.as_metric_datum())
+            for parsed in parse_line(line, where=f"EMF line {number}"):
+                for datum in rolled_up(parsed, rollups or {}):
+                    by_namespace.setdefault(datum.namespace, []).append(datum.as_metric_datum())
     cloudwatch = client("cloudwatch", target)
     for namespace, data in by_namespace.items():
         for start in range(0, len(data), BATCH):

@@ -15,6 +15,7 @@ from rich.table import Table
 from ial_resilience.alerting.rules import RuleFile, load_rules
 from ial_resilience.aws import observability, phases
 from ial_resilience.aws._session import DEFAULT_REGION, AwsTarget
+from ial_resilience.aws.obs_burn_rate import dimension_sets
 from ial_resilience.aws.obs_costs import PRICE_SOURCE, PRICES_AS_OF, Usage
 from ial_resilience.aws.obs_scope import BUSINESS_NAMESPACE, Scope
 from ial_resilience.errors import ExitCode, InputError
@@ -192,6 +193,14 @@ def render_phase(
 @app.command("put-emf")
 def put_emf(
     source: Annotated[str, typer.Argument(help="File of EMF JSON lines, or - for stdin.")],
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="Also publish the dimension sets this rule file's SLO alarms read "
+            "(e.g. http.requests by service alone).",
+        ),
+    ] = None,
     region: Region = None,
     profile: Profile = None,
     endpoint_url: Endpoint = None,
@@ -208,5 +217,7 @@ def put_emf(
                 f"cannot read {source}: {error.strerror}",
                 hint="give a readable file of EMF lines or - for stdin",
             ) from None
-    count = observability.put_emf(target, lines)
+    loaded = _rules(rules)
+    rollups = None if loaded is None else dimension_sets(loaded)
+    count = observability.put_emf(target, lines, rollups)
     console.print(f"published {count} metric datum(s) to {target.describe()}", markup=False)
