@@ -6,7 +6,7 @@
     report = setup(target, scope, rules=load_rules("alerts.yaml"), dry_run=True)
     report.changed, report.summary(), report.as_json()
     estimate_cost(scope, rules).as_json()
-    put_emf(target, lines)                  # EMF lines -> PutMetricData (no agent needed)
+    put_emf(target, lines, dimension_sets(rules))  # EMF -> PutMetricData, SLO rollups added
     render_phase(PHASE_NAME)                # phases/00c-enhanced-observability.yaml
 
 Importing this module registers phase 00c with :mod:`ial_resilience.aws.phases`.
@@ -18,6 +18,7 @@ from ial_resilience.alerting.rules import RuleFile
 from ial_resilience.aws import phase_00c, phases
 from ial_resilience.aws._session import AwsTarget
 from ial_resilience.aws.obs_api import Api
+from ial_resilience.aws.obs_burn_rate import dimension_sets
 from ial_resilience.aws.obs_costs import CostEstimate, Usage, estimate
 from ial_resilience.aws.obs_desired import default_rules, desired_state, topic
 from ial_resilience.aws.obs_emf import parse_line, put_emf
@@ -41,6 +42,7 @@ __all__ = [
     "Usage",
     "default_rules",
     "desired_state",
+    "dimension_sets",
     "estimate_cost",
     "parse_line",
     "put_emf",
