@@ -52,7 +52,7 @@ from ial_resilience.units import parse_duration
 Transport = Callable[[str, str, bytes | None], Awaitable[int]]
 """Sends one request (method, path, body) and returns the HTTP status; raises on failure."""
 
-DEFAULT_BODY = b'{"item": "loadgen", "quantity": 1}'
+DEFAULT_BODY = b'{"item": "loadgen", "amount": 1.0}'
 
 
 @dataclass(frozen=True)

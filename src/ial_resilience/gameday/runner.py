@@ -1,0 +1,200 @@
+"""``ialr gameday``: lab up (if needed) → load generator → every experiment of the suite
+through the engine → report.json + report.html → stop what it started.
+
+Each experiment is loaded right before it runs, with the lab's variables (``${lb}``,
+``${control}``, …), ``${loadgen}`` (the load generator's live /metrics) and
+``${replica.api-N}`` (each registered replica, read from the control plane at that moment —
+a replica restarted by an earlier experiment may have moved).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ial_resilience.engine.plan import new_run_id, slug
+from ial_resilience.engine.providers.local import LocalProvider
+from ial_resilience.engine.run import Observer, Run, RunOptions
+from ial_resilience.errors import InputError
+from ial_resilience.gameday import kpis as kpis_mod
+from ial_resilience.gameday.outcome import ExperimentOutcome, build_outcome
+from ial_resilience.gameday.report import build_report, check_writable, write_report
+from ial_resilience.gameday.timeline import read_requests
+from ial_resilience.gameday.traffic import LoadgenProcess, replica_variables, restarts_total
+from ial_resilience.observability.store import TelemetryStore
+from ial_resilience.spec import load_experiment, load_suite
+from ial_resilience.spec.suite import Suite
+
+LIBRARY = "chaos"
+FULL_SUITE = "suite.yaml"
+QUICK_SUITE = "quick-suite.yaml"
+
+
+def library_dir() -> Path:
+    """``./chaos`` when it exists, else the checkout's ``chaos/`` next to ``src/``."""
+    here = Path.cwd() / LIBRARY
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[3] / LIBRARY
+
+
+def default_suite(quick: bool) -> Path:
+    path = library_dir() / (QUICK_SUITE if quick else FULL_SUITE)
+    if not path.is_file():
+        raise InputError(
+            f"no experiment library at {path}",
+            hint="run from the project checkout, or give the suite with --suite FILE",
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class GamedayOptions:
+    suite: Path
+    output: Path
+    quick: bool = False
+    keep_lab: bool = False
+    state_dir: Path | None = None
+    rate: float = 40.0
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GamedayResult:
+    report: dict[str, Any]
+    json_path: Path
+    html_path: Path
+    exit_code: int
+
+
+class GamedayObserver(Observer, Protocol):
+    """What the CLI's progress display implements (experiment boundaries + engine events)."""
+
+    def experiment_started(self, index: int, total: int, title: str) -> None: ...
+
+    def experiment_ended(self, index: int, journal: Mapping[str, Any]) -> None: ...
+
+
+@dataclass
+class _Run:
+    index: int
+    journal: dict[str, Any]
+    path: Path
+    extra: dict[str, Any]
+
+
+class Gameday:
+    def __init__(self, options: GamedayOptions, observer: GamedayObserver) -> None:
+        self.options = options
+        self.observer = observer
+
+    def run(self) -> GamedayResult:
+        options = self.options
+        check_writable(options.output)
+        (options.output / "journals").mkdir(exist_ok=True)
+        started = time.time()
+        with lab_session(options) as lab:
+            variables = {**lab.variables, **options.variables}
+            suite = load_suite(options.suite, variables)
+            loadgen = LoadgenProcess(
+                variables["lb"], options.rate, options.output / "telemetry.db", options.output
+            )
+            try:
+                loadgen.start()
+                variables["loadgen"] = loadgen.stats_url
+                loadgen.wait_for_traffic(int(options.rate * 2))
+                runs = self._experiments(suite, variables, lab)
+            finally:
+                loadgen_summary = loadgen.stop()
+        ended = time.time()
+        meta = {
+            "title": suite.title,
+            "suite": str(options.suite),
+            "quick": options.quick,
+            "started_at": started,
+            "ended_at": ended,
+            "duration_s": ended - started,
+            "lab": {"started_by_gameday": lab.started, "kept": options.keep_lab},
+            "loadgen": loadgen_summary,
+        }
+        return self._report(runs, meta, started, ended)
+
+    def _experiments(self, suite: Suite, variables: dict[str, str], lab: LabSession) -> list[_Run]:
+        runs: list[_Run] = []
+        total = len(suite.experiments)
+        for index, entry in enumerate(suite.experiments, start=1):
+            names = {**variables, **replica_variables(lab.control), **entry.vars}
+            experiment = load_experiment(entry.path, names)
+            self.observer.experiment_started(index, total, experiment.title)
+            run_id = new_run_id(experiment.title)
+            path = self.options.output / "journals" / f"{index:02d}-{slug(experiment.title)}.json"
+            before = restarts_total(lab.control)
+            provider = LocalProvider.from_state_dir(lab.state_dir)
+            run_options = RunOptions(
+                state_dir=lab.state_dir, journal_path=path, experiment_file=Path(entry.path),
+                system="lab", run_id=run_id,
+            )  # fmt: skip
+            try:
+                result = Run(experiment, provider, run_options, observers=[self.observer]).execute()
+            finally:
+                provider.close()
+            after = restarts_total(lab.control)
+            extra = {} if before is None or after is None else {"restarts": after - before}
+            runs.append(_Run(index, result.journal, path, extra))
+            self.observer.experiment_ended(index, result.journal)
+            if suite.stop_on_failure and result.status.value != "passed":
+                break
+        return runs
+
+    def _report(
+        self, runs: Sequence[_Run], meta: dict[str, Any], started: float, ended: float
+    ) -> GamedayResult:
+        store = TelemetryStore(self.options.output / "telemetry.db")
+        try:
+            everything = read_requests(store, started - 1.0, ended + 1.0)
+        finally:
+            store.close()
+        outcomes = [_outcome(run, everything) for run in runs]
+        ok = sum(1 for r in everything if r.ok)
+        kpis = kpis_mod.kpis(outcomes, ok, len(everything))
+        report = build_report(outcomes, kpis, meta)
+        json_path, html_path = write_report(self.options.output, report, outcomes)
+        return GamedayResult(report, json_path, html_path, int(kpis["exit_code"]))
+
+
+def _outcome(run: _Run, everything: Sequence[Any]) -> ExperimentOutcome:
+    started = float(run.journal.get("started_at") or 0.0)
+    ended = float(run.journal.get("ended_at") or started)
+    requests = [r for r in everything if started <= r.ts < ended]
+    return build_outcome(run.index, run.journal, str(run.path), requests, run.extra)
+
+
+# -- the lab ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LabSession:
+    variables: dict[str, str]
+    state_dir: Path
+    control: str | None
+    started: bool
+
+
+@contextlib.contextmanager
+def lab_session(options: GamedayOptions) -> Iterator[LabSession]:
+    """The running lab, or one started here (stopped on exit unless ``keep_lab``)."""
+    from ial_resilience.lab import Lab
+
+    lab = Lab(options.state_dir)
+    info = lab.info()
+    started = info is None
+    if info is None:
+        info = lab.up()
+    try:
+        variables = dict(info.variables())
+        yield LabSession(variables, Path(info.state_dir), variables.get("control"), started)
+    finally:
+        if started and not options.keep_lab:
+            lab.down()

@@ -1,0 +1,115 @@
+"""The game day's real users: the load generator as a child process, and the lab's control
+plane figures (replica addresses, supervisor restarts) read between experiments."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ial_resilience.errors import ProviderError
+
+READY_TIMEOUT_S = 15.0
+
+
+@dataclass
+class LoadgenProcess:
+    """``python -m ial_resilience.lab.loadgen`` writing into ``store``; stop() → its summary."""
+
+    url: str
+    rate: float
+    store: Path
+    workdir: Path
+    process: subprocess.Popen[bytes] | None = None
+    stats_url: str = ""
+
+    def start(self) -> None:
+        ready = self.workdir / "loadgen.ready.json"
+        log = self.workdir / "loadgen.log"
+        argv = [sys.executable, "-m", "ial_resilience.lab.loadgen", "--url", self.url,
+                "--rate", f"{self.rate:g}", "--store", str(self.store), "--stats-port", "0",
+                "--ready-file", str(ready)]  # fmt: skip
+        with log.open("wb") as err:
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err
+            )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not ready.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                tail = log.read_text(errors="replace")[-1500:]
+                raise ProviderError(
+                    f"the load generator did not start within {READY_TIMEOUT_S:g}s: {tail}",
+                    hint=f"see {log}",
+                )
+            time.sleep(0.05)
+        self.stats_url = str(json.loads(ready.read_text())["stats_url"])
+
+    def wait_for_traffic(self, minimum: int, timeout: float = 15.0) -> None:
+        """Until ``minimum`` requests completed (the steady state needs traffic to judge)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                if int(httpx.get(f"{self.stats_url}/stats", timeout=1).json()["completed"]) >= (
+                    minimum
+                ):
+                    return
+            time.sleep(0.1)
+        raise ProviderError(
+            f"the load generator completed fewer than {minimum} requests in {timeout:g}s",
+            hint="check that the lab's load balancer answers (ialr lab status)",
+        )
+
+    def stop(self) -> dict[str, Any]:
+        """SIGTERM, wait for the flush, return the summary it printed ({} if none)."""
+        process = self.process
+        if process is None:
+            return {}
+        self.process = None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, _ = process.communicate()
+        with contextlib.suppress(ValueError):
+            summary: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+            return summary
+        return {}
+
+
+def control_json(control_url: str | None, path: str) -> dict[str, Any] | None:
+    """GET a control-plane endpoint; None when there is no control plane or it fails."""
+    if not control_url:
+        return None
+    try:
+        response = httpx.get(f"{control_url}{path}", timeout=2.0)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def replica_variables(control_url: str | None) -> dict[str, str]:
+    """``replica.api-1`` → ``http://<its lb->api-1 address>`` for every registered target."""
+    data = control_json(control_url, "/v1/lb/targets") or {}
+    return {
+        f"replica.{t['name']}": f"http://{t['address']}"
+        for t in data.get("targets", [])
+        if "name" in t and "address" in t
+    }
+
+
+def restarts_total(control_url: str | None) -> int | None:
+    data = control_json(control_url, "/v1/supervisor")
+    return None if data is None else int(data.get("restarts_total", 0))
