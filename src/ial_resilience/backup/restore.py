@@ -145,6 +145,12 @@ def _recovery_settings(data_dir: Path, plan: walmod.RecoveryPlan | None) -> None
             conf.write(f"{key} = {value}\n")
 
 
+def wal_stage_dir(data_dir: Path) -> Path:
+    """Where a restore stages WAL for ``restore_command``; removable once recovery ended."""
+    data_dir = data_dir.absolute()
+    return data_dir.parent / f".{data_dir.name}.wal"
+
+
 def restore_physical(
     repo: LocalRepository,
     manifest: Manifest,
@@ -163,7 +169,7 @@ def restore_physical(
     plan = None
     if use_wal:
         on_step("checking WAL")
-        stage = data_dir.parent / f".{data_dir.name}.wal"
+        stage = wal_stage_dir(data_dir)
         plan = walmod.plan_recovery(manifest, repo.root / "wal", stage, target)
     elif target is not None:
         raise InputError("a target time needs WAL; do not combine --to with --no-wal")

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from ial_resilience.backup.models import TableSnapshot
+from ial_resilience.backup.models import FileEntry, TableSnapshot
 from ial_resilience.backup.pgtools import connect, dsn_with_db, translate
 
 _TABLES = """
@@ -29,13 +30,25 @@ def postgres_tables(conn: psycopg.Connection, prefix: str = "") -> list[TableSna
     """Snapshot every user table reachable through ``conn`` (inside its current transaction)."""
     found: list[TableSnapshot] = []
     for schema, table in conn.execute(_TABLES).fetchall():
-        query = sql.SQL(
-            "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} t"
-        ).format(sql.Identifier(schema, table))
-        row = conn.execute(query).fetchone()
-        assert row is not None
-        found.append(TableSnapshot(name=f"{prefix}{schema}.{table}", rows=row[0], checksum=row[1]))
+        rows, checksum = _table_checksum(conn, sql.Identifier(schema, table))
+        found.append(TableSnapshot(name=f"{prefix}{schema}.{table}", rows=rows, checksum=checksum))
     return found
+
+
+_BY_HASH = "SELECT count(*), coalesce(sum(hash_record_extended(t, 0)), 0)::text FROM {} t"
+_BY_TEXT = "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} t"
+
+
+def _table_checksum(conn: psycopg.Connection, table: sql.Identifier) -> tuple[int, str]:
+    """Row count and the sum of each row's 64-bit hash (the types' own hash functions; the
+    row's text form for a table with a type that has none, such as ``json``)."""
+    try:
+        with conn.transaction():  # a savepoint: a failure leaves the snapshot usable
+            row = conn.execute(sql.SQL(_BY_HASH).format(table)).fetchone()
+    except psycopg.errors.UndefinedFunction:
+        row = conn.execute(sql.SQL(_BY_TEXT).format(table)).fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
 
 
 def postgres_database(dsn: str) -> list[TableSnapshot]:
@@ -79,6 +92,50 @@ def sqlite_database(path: Path) -> list[TableSnapshot]:
         return found
     finally:
         conn.close()
+
+
+class FileFollower:
+    """SHA-256 of a file computed while another process appends to it (``tail -f``-like).
+
+    ``run`` (in a thread) waits for the file, hashes what is written; ``finish`` says the
+    writer has exited, after which ``run`` reads to the end and returns. The digest is used
+    only when the final size equals the bytes hashed (``entries``).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = 0
+        self._digest = hashlib.sha256()
+        self._done = threading.Event()
+
+    def finish(self) -> None:
+        self._done.set()
+
+    def run(self) -> None:
+        while not self.path.exists():
+            if self._done.wait(0.01) and not self.path.exists():
+                return
+        with self.path.open("rb") as handle:
+            while True:
+                finished = self._done.is_set()
+                chunk = handle.read(1 << 20)
+                if chunk:
+                    self._digest.update(chunk)
+                    self.size += len(chunk)
+                elif finished:
+                    return
+                else:
+                    self._done.wait(0.005)
+
+    def entries(self, root: Path) -> dict[str, FileEntry]:
+        try:
+            complete = self.size > 0 and self.path.stat().st_size == self.size
+        except OSError:
+            complete = False
+        if not complete:
+            return {}
+        rel = self.path.relative_to(root).as_posix()
+        return {rel: FileEntry(path=rel, size=self.size, sha256=self._digest.hexdigest())}
 
 
 def file_sha256(path: Path) -> str:

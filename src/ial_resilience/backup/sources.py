@@ -66,6 +66,7 @@ class _Produced:
     tools: dict[str, str] = field(default_factory=dict)
     snapshot: list[TableSnapshot] = field(default_factory=list)
     snapshot_exact: bool = True
+    hashed: dict[str, FileEntry] = field(default_factory=dict)  # files hashed while written
 
 
 def detect_kind(source: str, kind: str | None) -> SourceKind:
@@ -115,7 +116,7 @@ def run_backup(repo: Repository, request: BackupRequest, *, on_step: Step = _qui
         if local:
             local.check_room(0)
         on_step("hashing files")
-        files = hash_files(staging)
+        files = hash_files(staging, produced.hashed)
         manifest = Manifest(
             id=backup_id,
             kind=request.kind,
@@ -165,12 +166,16 @@ def _describe(request: BackupRequest) -> str:
     return str(Path(request.source).absolute())
 
 
-def hash_files(root: Path) -> list[FileEntry]:
+def hash_files(root: Path, known: dict[str, FileEntry] | None = None) -> list[FileEntry]:
+    """SHA-256 of every file under ``root``; ``known`` entries (same size) are not re-read."""
     entries = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
-        size, digest = path.stat().st_size, snapshot.file_sha256(path)
-        entries.append(FileEntry(path=rel, size=size, sha256=digest))
+        size = path.stat().st_size
+        entry = (known or {}).get(rel)
+        if entry is None or entry.size != size:
+            entry = FileEntry(path=rel, size=size, sha256=snapshot.file_sha256(path))
+        entries.append(entry)
     return entries
 
 
@@ -191,9 +196,16 @@ def _physical(request: BackupRequest, staging: Path, on_step: Step) -> _Produced
     on_step("pg_basebackup, snapshot of the tables")
     # the snapshot reads the tables while pg_basebackup copies files: a second core, not
     # a second pass; it is exact when no transaction committed meanwhile (checked below)
-    with ThreadPoolExecutor(1, thread_name_prefix="ialr-snapshot") as pool:
+    # base.tar is hashed as pg_basebackup appends to it, on another core too
+    follower = snapshot.FileFollower(staging / "data" / "base.tar")
+    with ThreadPoolExecutor(2, thread_name_prefix="ialr-backup") as pool:
         tables = pool.submit(snapshot.postgres_cluster, dsn)
-        run_tool(argv, dsn=dsn, action="take a base backup")
+        hashed = pool.submit(follower.run)
+        try:
+            run_tool(argv, dsn=dsn, action="take a base backup")
+        finally:
+            follower.finish()
+        hashed.result()
     with connect(dsn, action="connect after the base backup") as conn:
         exact = _next_xid(conn, dsn) == xmax_before
     if request.compression == Compression.ZSTD:
@@ -203,7 +215,8 @@ def _physical(request: BackupRequest, staging: Path, on_step: Step) -> _Produced
             _compress_file(tar, tar.with_name(tar.name + ".zst"))
     wal = _wal_range(staging / "data" / "backup_manifest", sysid, segsize)
     tools = {"pg_basebackup": tool_version("pg_basebackup")}
-    return _Produced(wal=wal, tools=tools, snapshot=tables.result(), snapshot_exact=exact)
+    return _Produced(wal=wal, tools=tools, snapshot=tables.result(), snapshot_exact=exact,
+                     hashed=follower.entries(staging))  # fmt: skip
 
 
 def _next_xid(conn: psycopg.Connection, dsn: str) -> str:

@@ -8,6 +8,7 @@ Thin: parse, call :mod:`ial_resilience.backup`, print (Rich tables and progress 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -204,6 +205,7 @@ def restore_(
         if check and manifest.kind == SourceKind.POSTGRES_PHYSICAL:
             step("replaying WAL")
             restore.start_restored(Path(target)).stop()
+            shutil.rmtree(restore.wal_stage_dir(Path(target)), ignore_errors=True)
     if as_json:
         _print_json(result.__dict__)
         return
