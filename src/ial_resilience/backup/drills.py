@@ -340,7 +340,8 @@ def _writer_lost(stage: _Stage, started: datetime, on_step: Step) -> DrillResult
     stage.source.stop(mode="immediate")
     last_beat = stage.heartbeat.last_committed
     stage.heartbeat.stop()
-    shutil.rmtree(stage.source.data_dir)
+    # the data directory is gone (moved aside at once; deleted with the drill's work dir)
+    stage.source.data_dir.rename(stage.work / "lost-data-directory")
     stage.receiver.stop()
     outcome = _restore_and_measure(stage, manifest, disaster_at, None, on_step)
     return _finish(Scenario.WRITER_LOST, started, stage, outcome, last_beat, before)
