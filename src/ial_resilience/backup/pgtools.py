@@ -19,8 +19,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from ial_resilience import postgres as pg
 from ial_resilience.errors import BackupError, InputError
 
-_AUTH_FAILURES = ("password authentication failed", "does not exist", "no password supplied",
-                  "authentication failed", "no pg_hba.conf entry")  # fmt: skip
+_AUTH_FAILURES = re.compile(
+    r"password authentication failed|no password supplied|authentication failed"
+    r'|no pg_hba\.conf entry|role "[^"]*" does not exist'
+)
+_NO_DATABASE = re.compile(r'database "[^"]*" does not exist')
 
 
 def redact(dsn: str) -> str:
@@ -41,7 +44,11 @@ def dsn_with_db(dsn: str, dbname: str) -> str:
 def translate(error: Exception, dsn: str, action: str) -> Exception:
     """A psycopg or tool error as the most specific own error."""
     text = str(error)
-    if any(marker in text for marker in _AUTH_FAILURES) and "FATAL" in text.upper():
+    missing = _NO_DATABASE.search(text)
+    if missing:
+        return InputError(f"{missing.group(0)} on {redact(dsn)} (while trying to {action})",
+                          hint="check the database name in the DSN")  # fmt: skip
+    if _AUTH_FAILURES.search(text):
         return InputError(
             f"PostgreSQL at {redact(dsn)} refused the credentials while trying to {action}: "
             f"{text.strip().splitlines()[-1]}",
