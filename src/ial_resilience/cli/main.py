@@ -14,7 +14,7 @@ from typer._click.exceptions import NoArgsIsHelpError
 from typer.exceptions import TyperException
 
 from ial_resilience import __version__
-from ial_resilience.cli import agent, alerts, backup, chaos, demo, gameday, observe
+from ial_resilience.cli import agent, alerts, backup, chaos, demo, gameday, lab, observe
 from ial_resilience.errors import ExitCode, IalrError
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ app.add_typer(backup.app, name="backup")
 app.add_typer(backup.recovery_app, name="recovery")
 app.add_typer(observe.app, name="observe")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(lab.app, name="lab")
 demo.register(app)
 gameday.register(app)
 

@@ -7,7 +7,7 @@ Requests follow a fixed timetable (``loadgen_schedule``): a slow or failing resp
 lowers the offered rate, latency is measured from the scheduled send time and the send-time
 skew is recorded. Each outcome goes to the telemetry store in batches (``loadgen_record``),
 so availability and p50/p95/p99 are measured from real traffic. While it runs it serves
-``/metrics`` (Prometheus text: rolling availability and latency over the last 2 s, totals,
+``/metrics`` (Prometheus text: rolling availability and latency over the last 1 s, totals,
 skew) and ``/stats`` (JSON) on 127.0.0.1, which is what experiments' ``metric`` probes read.
 SIGTERM/SIGINT stop it cleanly: in-flight requests finish (bounded by the timeout), the store
 is flushed and a JSON summary is printed on stdout.

@@ -74,9 +74,12 @@ def nearest_rank(values: Sequence[float], quantile: float) -> float | None:
 
 
 class RollingWindow:
-    """Outcomes completed in the last ``seconds`` (by completion time), for live figures."""
+    """Outcomes completed in the last ``seconds`` (by completion time), for live figures.
 
-    def __init__(self, seconds: float = 2.0) -> None:
+    One second: short enough that a recovery shows within a second, long enough to hold
+    dozens of requests at the game day's rate."""
+
+    def __init__(self, seconds: float = 1.0) -> None:
         self.seconds = seconds
         self._items: collections.deque[tuple[float, bool, float]] = collections.deque()
         self._lock = threading.Lock()

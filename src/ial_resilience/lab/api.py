@@ -1,0 +1,264 @@
+"""An API replica of the lab (an ECS task): orders in PostgreSQL, payments with a breaker.
+
+- ``POST /orders`` ``{"item": str, "amount": number}`` → 201 ``{"id", "status"}``: the order is
+  written, then payments is charged (timeout + one retry with tenacity, inside a pybreaker
+  circuit breaker). When payments fails or the breaker is open the order is kept as
+  ``payment_pending`` and the request still succeeds (graceful degradation).
+- ``GET /orders`` (latest 20), ``GET /orders/{id}``, ``DELETE /orders/{id}``.
+- ``GET /health`` (shallow: this process serves), ``GET /metrics`` (Prometheus):
+  ``lab_api_requests_total{route,code}``, ``lab_api_payments_total{outcome}``
+  (``charged|failed|breaker_open``), ``lab_api_breaker_state`` (0 closed, 1 half-open, 2 open),
+  ``lab_api_orders_total{status}``.
+
+The database DSN comes from ``--dsn`` (the ``api->db`` link), payments from ``--payments``
+(the ``api->payments`` link). A database error answers 503, never a crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+import psycopg
+import pybreaker
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+from ial_resilience.lab._serve import serve
+
+SCHEMA = """
+SELECT pg_advisory_xact_lock(7311);
+CREATE TABLE IF NOT EXISTS orders (
+    id bigserial PRIMARY KEY,
+    item text NOT NULL,
+    amount numeric NOT NULL,
+    status text NOT NULL,
+    replica text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+PAYMENT_TIMEOUT_S = 0.5
+BREAKER_FAIL_MAX = 5
+BREAKER_RESET_S = 2.0
+STATES = {"closed": 0, "half-open": 1, "open": 2}
+
+
+class PaymentFailed(Exception):
+    """payments answered 5xx or not at all."""
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "lab_api_requests", "requests served", ["route", "code"], registry=self.registry
+        )
+        self.payments = Counter(
+            "lab_api_payments", "payment outcomes", ["outcome"], registry=self.registry
+        )
+        self.orders = Counter(
+            "lab_api_orders", "orders by status", ["status"], registry=self.registry
+        )
+        self.breaker = Gauge(
+            "lab_api_breaker_state", "0 closed, 1 half-open, 2 open", registry=self.registry
+        )
+
+
+class Payments:
+    """payments through the ``api->payments`` link: timeout, one retry, circuit breaker."""
+
+    def __init__(self, url: str, metrics: Metrics) -> None:
+        self._http = httpx.Client(base_url=url, timeout=PAYMENT_TIMEOUT_S)
+        self._metrics = metrics
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=BREAKER_FAIL_MAX, reset_timeout=BREAKER_RESET_S, name="payments"
+        )
+
+    @retry(
+        stop=stop_after_attempt(2),
+        wait=wait_fixed(0.05),
+        retry=retry_if_exception_type(PaymentFailed),
+        reraise=True,
+    )
+    def _charge_once(self, order_id: int, amount: float) -> None:
+        try:
+            response = self._http.post("/charge", json={"order": order_id, "amount": amount})
+        except httpx.HTTPError as error:
+            raise PaymentFailed(str(error)) from error
+        if response.status_code >= 500:
+            raise PaymentFailed(f"HTTP {response.status_code}")
+
+    def charge(self, order_id: int, amount: float) -> str:
+        """``charged``, ``failed`` or ``breaker_open`` (never raises)."""
+        try:
+            self.breaker.call(self._charge_once, order_id, amount)
+            outcome = "charged"
+        except pybreaker.CircuitBreakerError:
+            outcome = "breaker_open"
+        except PaymentFailed:
+            outcome = "failed"
+        self._metrics.payments.labels(outcome).inc()
+        return outcome
+
+    def state(self) -> str:
+        return str(self.breaker.current_state).replace("_", "-")
+
+
+class Orders:
+    """Orders in PostgreSQL through a psycopg pool."""
+
+    def __init__(self, dsn: str) -> None:
+        self._pool = ConnectionPool(
+            dsn, min_size=1, max_size=8, timeout=2.0, open=False,
+            kwargs={"connect_timeout": 2, "autocommit": True},
+        )  # fmt: skip
+        self._pool.open(wait=False)
+        self._schema_ready = False
+        self._lock = threading.Lock()
+
+    def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        with self._lock, self._pool.connection() as conn, conn.transaction():
+            conn.execute(SCHEMA)
+        self._schema_ready = True
+
+    def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        self._ensure_schema()
+        with self._pool.connection() as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _order(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {"id": row[0], "item": row[1], "amount": float(row[2]), "status": row[3],
+            "replica": row[4]}  # fmt: skip
+
+
+def build_app(name: str, orders: Orders, payments: Payments, metrics: Metrics) -> Starlette:
+    columns = "id, item, amount, status, replica"
+
+    def answer(route: str, body: Any, code: int = 200) -> JSONResponse:
+        metrics.requests.labels(route, str(code)).inc()
+        return JSONResponse(body, status_code=code)
+
+    async def guarded(route: str, work: Any) -> JSONResponse:
+        try:
+            body, code = await run_in_threadpool(work)
+        except (psycopg.Error, PoolTimeout) as error:
+            return answer(route, {"error": f"database unavailable: {error}"[:300]}, 503)
+        return answer(route, body, code)
+
+    async def create(request: Request) -> JSONResponse:
+        try:
+            raw = await request.json()
+        except ValueError:
+            raw = None
+        if not isinstance(raw, dict) or not isinstance(raw.get("item", "x"), str):
+            return answer("orders", {"error": 'give {"item": "…", "amount": 1.5}'}, 422)
+        item, amount = str(raw.get("item", "widget")), float(raw.get("amount", 1.0))
+
+        def work() -> tuple[Any, int]:
+            rows = orders.run(
+                "INSERT INTO orders (item, amount, status, replica) VALUES (%s, %s, 'new', %s)"
+                " RETURNING id",
+                (item, amount, name),
+            )
+            order_id = int(rows[0][0])
+            outcome = payments.charge(order_id, amount)
+            status = "paid" if outcome == "charged" else "payment_pending"
+            orders.run("UPDATE orders SET status = %s WHERE id = %s", (status, order_id))
+            metrics.orders.labels(status).inc()
+            return {"id": order_id, "status": status, "payment": outcome, "replica": name}, 201
+
+        return await guarded("orders", work)
+
+    async def listing(request: Request) -> JSONResponse:
+        def work() -> tuple[Any, int]:
+            rows = orders.run(f"SELECT {columns} FROM orders ORDER BY id DESC LIMIT 20")
+            return {"orders": [_order(r) for r in rows], "replica": name}, 200
+
+        return await guarded("orders", work)
+
+    async def one(request: Request) -> JSONResponse:
+        order_id = int(request.path_params["order_id"])
+
+        def work() -> tuple[Any, int]:
+            rows = orders.run(f"SELECT {columns} FROM orders WHERE id = %s", (order_id,))
+            return (_order(rows[0]), 200) if rows else ({"error": "no such order"}, 404)
+
+        return await guarded("order", work)
+
+    async def delete(request: Request) -> JSONResponse:
+        order_id = int(request.path_params["order_id"])
+
+        def work() -> tuple[Any, int]:
+            rows = orders.run("DELETE FROM orders WHERE id = %s RETURNING id", (order_id,))
+            return ({"deleted": order_id}, 200) if rows else ({"error": "no such order"}, 404)
+
+        return await guarded("order", work)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "replica": name, "pid": os.getpid()})
+
+    async def prometheus(request: Request) -> Response:
+        metrics.breaker.set(STATES.get(payments.state(), 0))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route("/orders", create, methods=["POST"]),
+            Route("/orders", listing, methods=["GET"]),
+            Route("/orders/{order_id:int}", one, methods=["GET"]),
+            Route("/orders/{order_id:int}", delete, methods=["DELETE"]),
+            Route("/health", health),
+            Route("/metrics", prometheus),
+        ],
+        lifespan=_closing(orders),
+    )
+
+
+def _closing(orders: Orders) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(orders.close)
+
+    return lifespan
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="ial_resilience.lab.api")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dsn", required=True)
+    parser.add_argument("--payments", required=True, help="base URL of payments")
+    parser.add_argument("--name", default=os.environ.get("IALR_REPLICA", "api"))
+    args = parser.parse_args()
+    metrics = Metrics()
+    orders = Orders(args.dsn)
+    app = build_app(args.name, orders, Payments(args.payments, metrics), metrics)
+    serve(app, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""The lab's load balancer: round-robin over healthy targets, active health checks.
+
+A target is a replica reached through its ``lb->api-N`` agent link (so a fault on that link is
+seen by the LB exactly like a network problem). States follow an ALB target group:
+``initial`` → ``healthy`` after ``healthy_threshold`` passing checks; ``healthy`` →
+``unhealthy`` after ``unhealthy_threshold`` failing checks (the target leaves the rotation:
+deregistered from traffic) and back after ``healthy_threshold`` passes. Only ``healthy``
+targets get requests. A request whose connection is refused before anything was sent is tried
+once more on the next target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+     "transfer-encoding", "upgrade", "host", "content-length"}
+)  # fmt: skip
+
+
+class TargetState(StrEnum):
+    INITIAL = "initial"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    path: str = "/health"
+    interval: float = 0.25
+    timeout: float = 0.5
+    healthy_threshold: int = 2
+    unhealthy_threshold: int = 2
+
+
+@dataclass
+class Target:
+    name: str
+    address: str
+    state: TargetState = TargetState.INITIAL
+    passes: int = 0
+    failures: int = 0
+    requests: int = 0
+    registered_at: float = field(default_factory=time.time)
+    last_check_error: str = ""
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "address": self.address, "state": str(self.state),
+            "requests": self.requests, "registered_at": self.registered_at,
+            "last_check_error": self.last_check_error,
+        }  # fmt: skip
+
+
+class LoadBalancer:
+    """Targets, the round-robin choice, the health checker and the proxy endpoint."""
+
+    def __init__(self, check: HealthCheck | None = None) -> None:
+        self.check = check or HealthCheck()
+        self._targets: dict[str, Target] = {}
+        self._turn = itertools.count()
+        self.events: deque[dict[str, Any]] = deque(maxlen=500)
+        self.requests_total = 0
+        self.responses: dict[str, int] = {}
+        self.in_flight = 0
+        self._arrivals: deque[float] = deque(maxlen=100_000)
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0, connect=1.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+        self._checker = httpx.AsyncClient(timeout=self.check.timeout)
+
+    # registration --------------------------------------------------------------------------
+    def register(self, name: str, address: str) -> Target:
+        target = Target(name, address)
+        self._targets[name] = target
+        self._event("registered", name, address=address)
+        return target
+
+    def deregister(self, name: str) -> bool:
+        target = self._targets.pop(name, None)
+        if target is not None:
+            self._event("deregistered", name, reason="removed")
+        return target is not None
+
+    def targets(self) -> list[dict[str, Any]]:
+        return [t.snapshot() for t in self._targets.values()]
+
+    def healthy(self) -> list[Target]:
+        return [t for t in self._targets.values() if t.state is TargetState.HEALTHY]
+
+    def _event(self, kind: str, name: str, **details: Any) -> None:
+        self.events.append({"event": kind, "target": name, "at": time.time(), **details})
+
+    def request_rate(self, window: float) -> float:
+        """Requests per second over the last ``window`` seconds."""
+        since = time.monotonic() - window
+        return sum(1 for t in self._arrivals if t >= since) / window
+
+    # health checks -------------------------------------------------------------------------
+    async def health_loop(self) -> None:
+        while True:
+            targets = list(self._targets.values())
+            await asyncio.gather(*(self._check_one(t) for t in targets))
+            await asyncio.sleep(self.check.interval)
+
+    async def _check_one(self, target: Target) -> None:
+        try:
+            response = await self._checker.get(f"http://{target.address}{self.check.path}")
+            ok, error = response.status_code == 200, f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            ok, error = False, type(exc).__name__
+        self._record_check(target, ok, "" if ok else error)
+
+    def _record_check(self, target: Target, ok: bool, error: str) -> None:
+        target.last_check_error = error
+        if ok:
+            target.passes, target.failures = target.passes + 1, 0
+            if (
+                target.state is not TargetState.HEALTHY
+                and target.passes >= self.check.healthy_threshold
+            ):
+                target.state = TargetState.HEALTHY
+                self._event("healthy", target.name)
+            return
+        target.failures, target.passes = target.failures + 1, 0
+        if target.state is not TargetState.UNHEALTHY and (
+            target.failures >= self.check.unhealthy_threshold
+        ):
+            was_healthy = target.state is TargetState.HEALTHY
+            target.state = TargetState.UNHEALTHY
+            if was_healthy:
+                self._event("deregistered", target.name, reason=f"health check failed: {error}")
+
+    # proxy ---------------------------------------------------------------------------------
+    def _pick(self) -> Target | None:
+        healthy = self.healthy()
+        if not healthy:
+            return None
+        return healthy[next(self._turn) % len(healthy)]
+
+    async def proxy(self, request: Request) -> Response:
+        self.requests_total += 1
+        self._arrivals.append(time.monotonic())
+        self.in_flight += 1
+        try:
+            response = await self._forward(request)
+        finally:
+            self.in_flight -= 1
+        bucket = f"{response.status_code // 100}xx"
+        self.responses[bucket] = self.responses.get(bucket, 0) + 1
+        return response
+
+    async def _forward(self, request: Request) -> Response:
+        body = await request.body()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        for _attempt in range(2):
+            target = self._pick()
+            if target is None:
+                return Response(
+                    '{"error": "no healthy target"}', 503, media_type="application/json"
+                )
+            target.requests += 1
+            try:
+                upstream = await self._http.request(
+                    request.method, f"http://{target.address}{path}", headers=headers, content=body
+                )
+            except httpx.ConnectError:
+                continue  # nothing was sent: the next target may answer
+            except httpx.HTTPError as error:
+                message = f'{{"error": "target {target.name}: {type(error).__name__}"}}'
+                return Response(message, 502, media_type="application/json")
+            out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+            out.pop("content-encoding", None)
+            return Response(upstream.content, upstream.status_code, headers=out)
+        return Response(
+            '{"error": "targets refused the connection"}', 502, media_type="application/json"
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        await self._checker.aclose()
+
+    def metrics(self) -> str:
+        lines = [
+            "# TYPE lab_lb_requests_total counter",
+            f"lab_lb_requests_total {self.requests_total}",
+            "# TYPE lab_lb_in_flight gauge",
+            f"lab_lb_in_flight {self.in_flight}",
+            "# TYPE lab_lb_responses_total counter",
+            *(f'lab_lb_responses_total{{class="{k}"}} {v}'
+              for k, v in sorted(self.responses.items())),
+            "# TYPE lab_lb_targets gauge",
+            *(
+                f'lab_lb_targets{{state="{state}"}} '
+                f"{sum(1 for t in self._targets.values() if t.state is state)}"
+                for state in TargetState
+            ),
+            "# TYPE lab_lb_target_requests_total counter",
+            *(f'lab_lb_target_requests_total{{target="{t.name}"}} {t.requests}'
+              for t in self._targets.values()),
+        ]  # fmt: skip
+        return "\n".join(lines) + "\n"
