@@ -55,6 +55,20 @@ class ProcessSpec(SpecModel):
     replicas: int = Field(default=1, ge=1, le=64)
     health: HttpUrl | None = None
     ports: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = ()
+    # used by `ialr lab up` (issue 3); the agent's --system ignores them
+    health_tcp: AddressField | None = Field(
+        default=None, description="healthy once this host:port accepts a TCP connection"
+    )
+    after: tuple[str, ...] = Field(
+        default=(), description="processes that must be healthy before this one starts"
+    )
+    managed: bool = Field(
+        default=False,
+        description="replicas are started by the lab's control plane (behind the LB), not by"
+        " `lab up` itself",
+    )
+    min_replicas: int | None = Field(default=None, ge=1, le=64)
+    max_replicas: int | None = Field(default=None, ge=1, le=64)
 
 
 class FaultTargetRef(SpecModel):
@@ -132,6 +146,14 @@ class System(SpecModel):
     links: dict[str, LinkSpec] = Field(default_factory=dict)
     processes: dict[str, ProcessSpec] = Field(default_factory=dict)
     faults: tuple[AnySystemFault, ...] = ()
+    ports: dict[str, Annotated[int, Field(ge=0, le=65535)]] = Field(
+        default_factory=dict,
+        description="named ports for `ialr lab up`; 0 = a free port, visible as ${ports.NAME}",
+    )
+    exports: dict[str, Text] = Field(
+        default_factory=dict,
+        description="addresses `ialr lab up` prints and gives experiments as variables",
+    )
     source: SkipJsonSchema[str] = Field(default="", validation_alias="__source__")
 
     def variables(self) -> dict[str, str]:
