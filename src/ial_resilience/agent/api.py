@@ -144,6 +144,15 @@ class Api:
         await run_in_threadpool(self.agent.delete_link, name)
         return 200, {"deleted": name}, f"deleted link {name}"
 
+    async def update_link(self, request: Request) -> Answer:
+        name = request.path_params["name"]
+        data = await read_object(request)
+        upstream = data.get("upstream")
+        if not isinstance(upstream, str) or set(data) != {"upstream"}:
+            raise BadBody('give exactly {"upstream": "host:port"} to repoint a link')
+        snapshot = await run_in_threadpool(self.agent.links.repoint, name, upstream)
+        return 200, snapshot, f"link {name} -> {upstream}"
+
     async def reset_link(self, request: Request) -> Answer:
         name = request.path_params["name"]
         count = await run_in_threadpool(self.agent.links.reset, name)
@@ -158,6 +167,16 @@ class Api:
         model = SpawnRequest if "argv" in data else AdoptRequest
         process = await run_in_threadpool(self.agent.add_process, model.model_validate(data))
         return 201, process, f"process {process['name']} pid {process['pid']}"
+
+    async def respawn_process(self, request: Request) -> Answer:
+        name = request.path_params["name"]
+        process = await run_in_threadpool(self.agent.respawn_process, name)
+        return 200, process, f"respawned {name} pid {process['pid']}"
+
+    async def remove_process(self, request: Request) -> Answer:
+        name = request.path_params["name"]
+        process = await run_in_threadpool(self.agent.remove_process, name)
+        return 200, process, f"removed process {name}"
 
     async def list_processes(self, request: Request) -> Answer:
         return 200, await run_in_threadpool(self.agent.processes.snapshots), "processes"
@@ -195,9 +214,12 @@ class Api:
             self.route("/v1/status", self.status, "GET"),
             self.route("/v1/links", self.create_link, "POST"),
             self.route("/v1/links/{name}", self.delete_link, "DELETE"),
+            self.route("/v1/links/{name}", self.update_link, "PATCH"),
             self.route("/v1/links/{name}/reset", self.reset_link, "POST"),
             self.route("/v1/processes", self.add_process, "POST"),
             self.route("/v1/processes", self.list_processes, "GET"),
+            self.route("/v1/processes/{name}/respawn", self.respawn_process, "POST"),
+            self.route("/v1/processes/{name}", self.remove_process, "DELETE"),
             self.route("/v1/faults", self.apply_faults, "POST"),
             self.route("/v1/faults", self.list_faults, "GET"),
             self.route("/v1/faults/revert-all", self.revert_all, "POST"),

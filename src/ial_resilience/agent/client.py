@@ -143,6 +143,28 @@ class AgentClient:
             ["deleted"],
         )
 
+    def update_link(self, name: str, upstream: str) -> dict[str, Any]:
+        """Repoint a link: new connections go to ``upstream`` (open ones are kept)."""
+        data: dict[str, Any] = _need(
+            self._call("PATCH", f"/v1/links/{quote(name, safe='')}", {"upstream": upstream}),
+            dict,
+            "update link",
+            ["name", "upstream"],
+        )
+        return data
+
+    def respawn_process(self, name: str) -> dict[str, Any]:
+        """Start a dead agent-spawned process again; its new pid is in the answer."""
+        path = f"/v1/processes/{quote(name, safe='')}/respawn"
+        data: dict[str, Any] = _need(self._call("POST", path), dict, "respawn", ["name", "pid"])
+        return data
+
+    def remove_process(self, name: str) -> dict[str, Any]:
+        """Stop (if spawned) and forget a process."""
+        path = f"/v1/processes/{quote(name, safe='')}"
+        data: dict[str, Any] = _need(self._call("DELETE", path), dict, "remove", ["name", "pid"])
+        return data
+
     def reset_link(self, name: str) -> int:
         data = _need(
             self._call("POST", f"/v1/links/{quote(name, safe='')}/reset"),

@@ -87,6 +87,12 @@ class LinkTable:
             raise NotFound(f"no link named {name!r}")
         link.stop()
 
+    def repoint(self, name: str, upstream: str) -> dict[str, Any]:
+        """Send the link's new connections to ``upstream`` (open ones keep their server)."""
+        link = self.get(name)
+        link.upstream = parse_address(upstream, "upstream address")
+        return dict(link.snapshot())
+
     def reset(self, name: str) -> int:
         return int(self.get(name).reset_connections())
 

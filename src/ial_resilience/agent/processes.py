@@ -263,6 +263,15 @@ class ProcessTable:
         process.restarts += 1
         return process.pid
 
+    def remove(self, name: str) -> dict[str, Any]:
+        """Stop a spawned process (adopted ones are left running) and forget its name."""
+        process = self.get(name)
+        if process.origin is Origin.SPAWNED:
+            self.terminate(process, grace=2.0)
+        with self._lock:
+            self._processes.pop(name, None)
+        return self.snapshot(process)
+
     def stop_spawned(self) -> None:
         """Stop every process the agent spawned (at agent exit); adopted ones are left alone."""
         with self._lock:

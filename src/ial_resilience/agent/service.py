@@ -61,6 +61,23 @@ class Agent:
             process = self.processes.adopt(request.name, request.pid)
         return self.processes.snapshot(process)
 
+    def respawn_process(self, name: str) -> dict[str, Any]:
+        """Start a dead spawned process again (the lab's supervisor); FaultRejected if alive."""
+        process = self.processes.get(name)
+        self.processes.respawn(process)
+        return self.processes.snapshot(process)
+
+    def remove_process(self, name: str) -> dict[str, Any]:
+        """Revert the process's active faults, stop it (if spawned) and forget it."""
+        self.processes.get(name)
+
+        def on_process(record: FaultRecord) -> bool:
+            target = record.request.target
+            return getattr(target, "process", None) == name
+
+        self.faults.revert_matching(on_process)
+        return self.processes.remove(name)
+
     def status(self) -> dict[str, Any]:
         return {
             "links": self.links.snapshots(),
