@@ -7,8 +7,10 @@ name; ``dependency.outage`` → ``down`` on the dependency's link; ``db.connecti
 reset every open connection of the link, plus a ``reset`` toxic for the duration;
 ``http.abort|delay`` → ``http_abort|http_delay``; ``process.*`` → ``kill|pause|restart`` on
 the process (on a service: on as many of its replicas as the target touches);
-``resource.*`` → ``cpu|memory|disk`` on the host. Not supported locally (they come with the
-lab): ``lb.health-check-fail``, ``scaling.capacity-limit``, ``db.failover``.
+``resource.*`` → ``cpu|memory|disk`` on the host. The lab's faults ``lb.health-check-fail``,
+``scaling.capacity-limit`` and ``db.failover`` are supported only while a lab runs for the
+state dir (:mod:`ial_resilience.lab.faults`); without one, validation names the fault and the
+provider. With a lab, a ``database: db`` target means the DB endpoint link ``api->db``.
 
 Agent fault ids derive from the planned fault's key (``<key>``, ``<key>-r1``…), so the ledger
 names them before they exist and ``ialr chaos cleanup`` finds them even after a crash.
@@ -29,8 +31,9 @@ from ial_resilience.engine.model import AppliedFault, Evidence, PlannedFault, Re
 from ial_resilience.engine.provider import CleanupResult
 from ial_resilience.errors import AgentUnreachable, InputError, ProviderError
 from ial_resilience.faults.vocabulary import FAULTS
+from ial_resilience.lab.faults import DATABASE_LINKS, LAB_FAULTS, LabFaults
 
-NOT_SUPPORTED = frozenset({"lb.health-check-fail", "scaling.capacity-limit", "db.failover"})
+NOT_SUPPORTED = LAB_FAULTS  # without a running lab
 PROBE_KINDS = frozenset({"http", "tcp", "sql", "process", "metric", "command"})
 _LINK_KINDS = frozenset({"link", "database"})
 _AGENT_KIND_OVERRIDES = {"network.partition": "timeout", "db.connection-drop": "reset"}
@@ -45,8 +48,9 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, client: AgentClient | None) -> None:
+    def __init__(self, client: AgentClient | None, lab: LabFaults | None = None) -> None:
         self._client = client
+        self._lab = lab
         self._processes: list[dict[str, Any]] | None = None
         self._targets: dict[str, Any] = {}
         self._reset_counts: dict[str, int] = {}
@@ -56,7 +60,8 @@ class LocalProvider:
     def from_state_dir(cls, state_dir: Path | None, *, offline: bool = False) -> LocalProvider:
         """A provider on the agent of ``state_dir``; ``offline`` (dry runs) when none runs."""
         try:
-            return cls(AgentClient.from_state_dir(state_dir))
+            client = AgentClient.from_state_dir(state_dir)
+            return cls(client, LabFaults.from_state_dir(state_dir, client))
         except AgentUnreachable as error:
             if offline:
                 provider = cls(None)
@@ -73,10 +78,12 @@ class LocalProvider:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+        if self._lab is not None:
+            self._lab.close()
 
     # -- what it can do ------------------------------------------------------------------
     def supported_faults(self) -> frozenset[str]:
-        return frozenset(FAULTS) - NOT_SUPPORTED
+        return frozenset(FAULTS) - (NOT_SUPPORTED if self._lab is None else frozenset())
 
     def supported_probes(self) -> frozenset[str]:
         return PROBE_KINDS
@@ -129,6 +136,8 @@ class LocalProvider:
         processes = {str(p.get("name")) for p in status["processes"]}
         for name, target in self._targets.items():
             kind = target.kind.value
+            if kind == "database" and self._lab is not None:
+                continue  # the lab's DB endpoint (failover) or its link (see _link_name)
             if kind in _LINK_KINDS and target.name not in links:
                 raise InputError(
                     f"target {name!r}: the agent at {self.client.url} has no link "
@@ -145,6 +154,10 @@ class LocalProvider:
     def requests(self, planned: PlannedFault) -> list[dict[str, Any]]:
         """The agent fault requests that carry ``planned`` out (ids derived from its key)."""
         target = self._targets[planned.target]
+        if planned.fault == "lb.health-check-fail":
+            return self._health_check_requests(target, planned)
+        if planned.fault in LAB_FAULTS:
+            return []
         kind = _AGENT_KIND_OVERRIDES.get(planned.fault) or FAULTS[planned.fault].agent_kind
         if kind is None:
             raise InputError(f"{planned.fault} is not supported by the local provider")
@@ -164,6 +177,28 @@ class LocalProvider:
             for i, t in enumerate(self._agent_targets(target, planned))
         ]
 
+    def _health_check_requests(self, target: Any, planned: PlannedFault) -> list[dict[str, Any]]:
+        replicas = self._replicas(target.name)
+        if not replicas:
+            raise InputError(f"service {target.name!r} has no replica known to the agent")
+        chosen = [str(p["name"]) for p in replicas[: self._touched(target, len(replicas))]]
+        duration_ms = max(1, round(planned.duration * 1000))
+        return self._lab_faults.health_check_requests(planned.key, chosen, duration_ms)
+
+    @property
+    def _lab_faults(self) -> LabFaults:
+        if self._lab is None:
+            raise InputError(
+                "the lab's faults need a running lab for this state dir",
+                hint="start it with `ialr lab up`",
+            )
+        return self._lab
+
+    def _link_name(self, target: Any) -> str:
+        if target.kind.value == "database" and self._lab is not None:
+            return DATABASE_LINKS.get(str(target.name), str(target.name))
+        return str(target.name)
+
     @staticmethod
     def _params(planned: PlannedFault) -> dict[str, Any]:
         if planned.fault == "network.partition":
@@ -176,7 +211,7 @@ class LocalProvider:
     def _agent_targets(self, target: Any, planned: PlannedFault) -> list[dict[str, Any]]:
         kind = target.kind.value
         if kind in _LINK_KINDS:
-            return [{"link": target.name}]
+            return [{"link": self._link_name(target)}]
         if kind == "process":
             return [{"process": target.name}]
         if kind == "host" or planned.fault.startswith("resource."):
@@ -187,11 +222,29 @@ class LocalProvider:
             raise InputError(f"service {target.name!r} has no process known to the agent")
         return [{"process": p["name"]} for p in replicas[:touched]]
 
+    def _apply_lab(self, planned: PlannedFault) -> AppliedFault:
+        """``db.failover`` / ``scaling.capacity-limit`` through the lab's control plane."""
+        if planned.fault == "db.failover":
+            evidence = self._lab_faults.failover(planned.key)
+            expires = time.time()
+        else:
+            model = planned.params_model
+            limit = int(getattr(model, "limit", planned.params.get("limit", 0)))
+            evidence = self._lab_faults.impose_limit(planned.key, limit, planned.duration)
+            expires = float(evidence.get("expires_at") or time.time() + planned.duration)
+        return AppliedFault(
+            planned=planned, provider=self.name, mechanism="control-plane",
+            handles=(planned.key,), applied_wall=time.time(), applied_mono=time.monotonic(),
+            expires_at=expires,
+        )  # fmt: skip
+
     def apply(self, planned: PlannedFault) -> AppliedFault:
+        if planned.fault in ("db.failover", "scaling.capacity-limit"):
+            return self._apply_lab(planned)
         requests = self.requests(planned)
         reset = 0
         if planned.fault == "db.connection-drop":
-            reset = self.client.reset_link(self._targets[planned.target].name)
+            reset = self.client.reset_link(self._link_name(self._targets[planned.target]))
         faults = self.client.apply_faults(requests)
         first = faults[0]
         applied = AppliedFault(
@@ -207,10 +260,38 @@ class LocalProvider:
         return applied
 
     def verify(self, applied: AppliedFault) -> Evidence:
+        lab = self._lab_evidence(applied, reverting=False)
+        if lab is not None:
+            return lab
         return self._evidence(applied, [self.client.fault(h) for h in applied.handles])
 
     def revert(self, applied: AppliedFault) -> Evidence:
-        return self._evidence(applied, [self.client.revert_fault(h) for h in applied.handles])
+        lab = self._lab_evidence(applied, reverting=True)
+        if lab is not None:
+            return lab
+        faults = [self.client.revert_fault(h) for h in applied.handles]
+        return self._evidence(applied, faults)
+
+    def _lab_evidence(self, applied: AppliedFault, *, reverting: bool) -> Evidence | None:
+        """Evidence of a lab fault (and its revert); None for the agent's own faults."""
+        fault, key = applied.planned.fault, applied.planned.key
+        if fault == "db.failover":
+            details = self._lab_faults.failover_evidence(key, reverted=reverting)
+            return Evidence(bool(details.get("landed")), details)
+        if fault == "scaling.capacity-limit":
+            details = self._lab_faults.limit_evidence(key)
+            if reverting:
+                details = {**details, **self._lab_faults.lift_limit(key)}
+            return Evidence(bool(details.get("scale_ups_refused")), details)
+        if fault == "lb.health-check-fail":
+            agent = [self.client.fault(h) for h in applied.handles]
+            chosen = [str(f["target"].get("link", "")).removeprefix("lb->") for f in agent]
+            lb = self._lab_faults.deregistrations(chosen, applied.applied_wall)
+            if reverting:
+                agent = [self.client.revert_fault(h) for h in applied.handles]
+            details = {**self._evidence(applied, agent).details, "lb": lb}
+            return Evidence(bool(lb["landed"]), details)
+        return None
 
     def _evidence(self, applied: AppliedFault, faults: Sequence[dict[str, Any]]) -> Evidence:
         reports = [
@@ -239,6 +320,8 @@ class LocalProvider:
         results = []
         for item in pending:
             key = item.intent.key
+            if item.intent.data.get("fault") == "scaling.capacity-limit" and self._lab is not None:
+                self._lab.lift_limit(key)
             owned = [f for f in active if _owns(key, str(f["id"]))]
             reverted: list[str] = []
             error = None
