@@ -187,6 +187,7 @@ def check_writable(directory: Path) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.fchmod(fd, 0o644)  # a report is for people to read (mkstemp makes 0600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -10,16 +10,21 @@ a replica restarted by an earlier experiment may have moved).
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ial_resilience.engine import plan as plan_mod
+from ial_resilience.engine import safety
+from ial_resilience.engine.journal import write_atomic
+from ial_resilience.engine.model import RunStatus
 from ial_resilience.engine.plan import new_run_id, slug
 from ial_resilience.engine.providers.local import LocalProvider
 from ial_resilience.engine.run import Observer, Run, RunOptions
-from ial_resilience.errors import InputError
+from ial_resilience.errors import IalrError, InputError
 from ial_resilience.gameday import kpis as kpis_mod
 from ial_resilience.gameday.outcome import ExperimentOutcome, build_outcome
 from ial_resilience.gameday.report import build_report, check_writable, write_report
@@ -32,6 +37,10 @@ from ial_resilience.spec.suite import Suite
 LIBRARY = "chaos"
 FULL_SUITE = "suite.yaml"
 QUICK_SUITE = "quick-suite.yaml"
+WARM_UP_S = 3.0
+"""Traffic before the first experiment: connections opened, caches warm, a clean 1 s window."""
+PLACEHOLDER = "http://127.0.0.1:9"
+"""Stands for ``${loadgen}`` while the suite is checked, before the load generator starts."""
 
 
 def library_dir() -> Path:
@@ -61,6 +70,7 @@ class GamedayOptions:
     state_dir: Path | None = None
     rate: float = 40.0
     variables: Mapping[str, str] = field(default_factory=dict)
+    policy_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ class Gameday:
     def __init__(self, options: GamedayOptions, observer: GamedayObserver) -> None:
         self.options = options
         self.observer = observer
+        self.policy = safety.load_policy(options.policy_file)
 
     def run(self) -> GamedayResult:
         options = self.options
@@ -98,15 +109,16 @@ class Gameday:
         (options.output / "journals").mkdir(exist_ok=True)
         started = time.time()
         with lab_session(options) as lab:
-            variables = {**lab.variables, **options.variables}
-            suite = load_suite(options.suite, variables)
+            variables = {**lab.variables, "python": sys.executable, **options.variables}
+            suite = load_suite(options.suite, {**variables, "loadgen": PLACEHOLDER})
+            self._preflight(suite, {**variables, "loadgen": PLACEHOLDER}, lab)
             loadgen = LoadgenProcess(
                 variables["lb"], options.rate, options.output / "telemetry.db", options.output
             )
             try:
                 loadgen.start()
                 variables["loadgen"] = loadgen.stats_url
-                loadgen.wait_for_traffic(int(options.rate * 2))
+                loadgen.wait_for_traffic(int(options.rate * WARM_UP_S))
                 runs = self._experiments(suite, variables, lab)
             finally:
                 loadgen_summary = loadgen.stop()
@@ -123,6 +135,16 @@ class Gameday:
         }
         return self._report(runs, meta, started, ended)
 
+    def _preflight(self, suite: Suite, variables: dict[str, str], lab: LabSession) -> None:
+        """Every experiment's faults and probes are supported, before any traffic starts."""
+        names = {**variables, **replica_variables(lab.control)}
+        provider = LocalProvider.from_state_dir(lab.state_dir)
+        try:
+            for entry in suite.experiments:
+                plan_mod.validate(load_experiment(entry.path, {**names, **entry.vars}), provider)
+        finally:
+            provider.close()
+
     def _experiments(self, suite: Suite, variables: dict[str, str], lab: LabSession) -> list[_Run]:
         runs: list[_Run] = []
         total = len(suite.experiments)
@@ -130,25 +152,33 @@ class Gameday:
             names = {**variables, **replica_variables(lab.control), **entry.vars}
             experiment = load_experiment(entry.path, names)
             self.observer.experiment_started(index, total, experiment.title)
-            run_id = new_run_id(experiment.title)
             path = self.options.output / "journals" / f"{index:02d}-{slug(experiment.title)}.json"
             before = restarts_total(lab.control)
-            provider = LocalProvider.from_state_dir(lab.state_dir)
-            run_options = RunOptions(
-                state_dir=lab.state_dir, journal_path=path, experiment_file=Path(entry.path),
-                system="lab", run_id=run_id,
-            )  # fmt: skip
-            try:
-                result = Run(experiment, provider, run_options, observers=[self.observer]).execute()
-            finally:
-                provider.close()
+            journal = self._one(experiment, Path(entry.path), path, lab)
             after = restarts_total(lab.control)
             extra = {} if before is None or after is None else {"restarts": after - before}
-            runs.append(_Run(index, result.journal, path, extra))
-            self.observer.experiment_ended(index, result.journal)
-            if suite.stop_on_failure and result.status.value != "passed":
+            runs.append(_Run(index, journal, path, extra))
+            self.observer.experiment_ended(index, journal)
+            if suite.stop_on_failure and journal.get("status") != RunStatus.PASSED.value:
                 break
         return runs
+
+    def _one(self, experiment: Any, file: Path, path: Path, lab: LabSession) -> dict[str, Any]:
+        """Run one experiment; an error that stops it before a journal exists becomes one."""
+        started = time.time()
+        options = RunOptions(
+            state_dir=lab.state_dir, journal_path=path, experiment_file=file,
+            policy=self.policy, system="lab", run_id=new_run_id(experiment.title),
+        )  # fmt: skip
+        provider = LocalProvider.from_state_dir(lab.state_dir)
+        try:
+            return Run(experiment, provider, options, observers=[self.observer]).execute().journal
+        except IalrError as error:
+            journal = error_journal(experiment.title, file, error, started)
+            write_atomic(path, journal)
+            return journal
+        finally:
+            provider.close()
 
     def _report(
         self, runs: Sequence[_Run], meta: dict[str, Any], started: float, ended: float
@@ -164,6 +194,21 @@ class Gameday:
         report = build_report(outcomes, kpis, meta)
         json_path, html_path = write_report(self.options.output, report, outcomes)
         return GamedayResult(report, json_path, html_path, int(kpis["exit_code"]))
+
+
+def error_journal(title: str, file: Path, error: IalrError, started: float) -> dict[str, Any]:
+    """A journal-shaped record of a run the engine refused or could not start."""
+    return {
+        "schema": "ialr.journal/1",
+        "complete": False,
+        "experiment": {"title": title, "file": str(file)},
+        "status": RunStatus.ERROR.value,
+        "exit_code": int(error.exit_code),
+        "reason": f"{type(error).__name__}: {error.message}",
+        "started_at": started,
+        "ended_at": time.time(),
+        "faults": [],
+    }
 
 
 def _outcome(run: _Run, everything: Sequence[Any]) -> ExperimentOutcome:
