@@ -75,8 +75,9 @@ def _skip() -> bool:
     """True when the span would not be sampled anyway: no need to create it.
 
     A child of an unsampled parent is never sampled (parent-based); a root is never sampled
-    when the ratio is 0. With ratio 1 nothing is skipped (the sampled path stays bare). Skipping keeps the parent's context current, which carries the same
-    "not sampled" decision downstream.
+    when the ratio is 0. With ratio 1 nothing is skipped (the sampled path stays bare).
+    Skipping keeps the parent's context current, which carries the same "not sampled"
+    decision downstream.
     """
     if _root_ratio == 1.0:
         return False  # the SDK decides; checking would only cost the sampled path
@@ -207,9 +208,9 @@ def traced(function: Any = None, *, name: str | None = None) -> Any:
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            if _skip():
+            if _root_ratio != 1.0 and _skip():
                 return fn(*args, **kwargs)
-            with tracer().start_as_current_span(span_name):
+            with (_tracer or tracer()).start_as_current_span(span_name):
                 return fn(*args, **kwargs)
 
         return wrapper
