@@ -353,9 +353,11 @@ def test_recorder_output_lands_where_dashboards_and_alarms_look(
     scope: Scope,
     emf_stream: io.StringIO,
 ) -> None:
-    recorders.deployment("orders", recorders.DeploymentStatus.FAILED)
+    stack = f"orders-{uuid.uuid4().hex[:6]}"  # moto 5.2.5 ignores the namespace when a
+    # GetMetricData query has dimensions: unique values keep other tests' data out
+    recorders.deployment(stack, recorders.DeploymentStatus.FAILED)
     recorders.deployment("payments", recorders.DeploymentStatus.FAILED)
-    recorders.rollback("orders", "alarm")
+    recorders.rollback(stack, "alarm")
     lines = emf_stream.getvalue().splitlines()
     assert observability.put_emf(aws_env, lines) == 3
 
@@ -368,7 +370,7 @@ def test_recorder_output_lands_where_dashboards_and_alarms_look(
     failed = next(a for a in alarms(scope, "arn") if a.key == "deployments-failed")
     query = failed.spec["Metrics"][0]["Expression"]
     assert query == f'SELECT SUM("{DEPLOYMENTS_FAILED}") FROM "{BUSINESS_NAMESPACE}"'
-    orders = [{"Name": "stack", "Value": "orders"}]
+    orders = [{"Name": "stack", "Value": stack}]
     assert _sum(aws_env, BUSINESS_NAMESPACE, DEPLOYMENTS_FAILED, orders) == 1
 
 
@@ -379,21 +381,23 @@ def test_slo_alarm_series_exist_after_emf_with_rollups(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    service = f"api-{uuid.uuid4().hex[:6]}"  # unique: see the moto note above
     for outcome in ("ok", "ok", "ok", "error"):
-        metrics.count("http.requests", service="api", outcome=outcome)
+        metrics.count("http.requests", service=service, outcome=outcome)
     path = tmp_path / "app.log"
     path.write_text(emf_stream.getvalue())
     rules = tmp_path / "alerts.yaml"
     rules.write_text(
         "version: 1\nrules:\n  - name: api-availability\n    kind: burn_rate\n"
         "    objective: 0.999\n"
-        "    good: {metric: http.requests, where: {service: api, outcome: ok}}\n"
-        "    total: {metric: http.requests, where: {service: api}}\n"
+        f"    good: {{metric: http.requests, where: {{service: {service}, outcome: ok}}}}\n"
+        f"    total: {{metric: http.requests, where: {{service: {service}}}}}\n"
     )
     code, out = _cli(capsys, aws_env, "observe", "put-emf", str(path), "--rules", str(rules))
     assert code == 0 and "published 8 metric datum(s)" in out  # 4 points + 4 rolled up
 
-    long = next(a for a in desired_state(scope, "arn") if a.key.endswith("1h-5m-long"))
+    compiled = desired_state(scope, "arn", load_rules(rules))
+    long = next(a for a in compiled if a.key.endswith("1h-5m-long"))
     good, total = (q["MetricStat"]["Metric"] for q in long.spec["Metrics"][:2])
     assert _sum(aws_env, good["Namespace"], good["MetricName"], good["Dimensions"]) == 3
     assert _sum(aws_env, total["Namespace"], total["MetricName"], total["Dimensions"]) == 4
