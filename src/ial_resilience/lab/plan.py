@@ -25,11 +25,13 @@ from typing import Any
 import psutil
 
 from ial_resilience.errors import Problem, SpecError
+from ial_resilience.postgres import bin_dir
 from ial_resilience.spec import load_system
 from ial_resilience.spec.document import Document, read_document
 from ial_resilience.spec.system import ProcessSpec, System
 
 BUNDLED = Path(__file__).with_name("system.yaml")
+PG_NODE = "ial_resilience.lab.pgnode"
 FLEET_FILE = "fleet.json"
 
 
@@ -107,6 +109,8 @@ def load_plan(path: Path | None, state_dir: Path) -> Plan:
     problems += _port_problems(document, system, ports, links)
     if problems:
         raise SpecError(problems, hint="fix the system file and run `ialr lab up` again")
+    if any(PG_NODE in spec.command for spec in system.processes.values()):
+        bin_dir()  # InputError naming what is missing, before anything starts
     return Plan(system, source, state_dir, ports, links, variables)
 
 
