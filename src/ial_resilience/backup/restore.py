@@ -122,7 +122,7 @@ def lay_down_physical(repo: LocalRepository, manifest: Manifest, data_dir: Path)
     """Put the base backup's files into ``data_dir`` (tar extracted or plain copied)."""
     source = repo.backup_dir(manifest.id) / "data"
     if manifest.format == PhysicalFormat.PLAIN:
-        shutil.copytree(source, data_dir, symlinks=True)
+        shutil.copytree(source, data_dir, symlinks=True, dirs_exist_ok=True)
         (data_dir / "backup_manifest").unlink(missing_ok=True)
     else:
         base = next(source.glob("base.tar*"))
@@ -159,13 +159,16 @@ def restore_physical(
     target: datetime | None = None,
     use_wal: bool = True,
     force: bool = False,
+    check_files_first: bool = True,
     on_step: Step = _quiet,
 ) -> RestoreResult:
-    """Lay the backup into a new data directory, ready to start; PITR when ``target`` is set."""
+    """Lay the backup into a new data directory, ready to start; PITR when ``target`` is set.
+    ``check_files_first=False`` skips the SHA-256 pass (for a caller that just did it)."""
     data_dir = data_dir.absolute()
     refuse_running(data_dir, force)
-    on_step("checking files")
-    require_intact(repo, manifest)
+    if check_files_first:
+        on_step("checking files")
+        require_intact(repo, manifest)
     plan = None
     if use_wal:
         on_step("checking WAL")
@@ -214,11 +217,12 @@ def start_restored(data_dir: Path, *, port: int = 0, timeout: float = 600) -> Po
 # -- PostgreSQL logical ------------------------------------------------------------------
 def restore_logical(
     repo: LocalRepository, manifest: Manifest, dsn: str, *, force: bool = False,
-    on_step: Step = _quiet,
+    check_files_first: bool = True, on_step: Step = _quiet,
 ) -> RestoreResult:  # fmt: skip
     """Restore a dump into the database named by ``dsn`` (created; replaced only with force)."""
-    on_step("checking files")
-    require_intact(repo, manifest)
+    if check_files_first:
+        on_step("checking files")
+        require_intact(repo, manifest)
     _prepare_database(dsn, force)
     on_step("pg_restore")
     with _plain_dump(repo.backup_dir(manifest.id)) as dump:
@@ -270,9 +274,15 @@ def _prepare_database(dsn: str, force: bool) -> None:
 
 # -- SQLite and directories ---------------------------------------------------------------
 def restore_sqlite(
-    repo: LocalRepository, manifest: Manifest, target: Path, *, force: bool = False
+    repo: LocalRepository,
+    manifest: Manifest,
+    target: Path,
+    *,
+    force: bool = False,
+    check_files_first: bool = True,
 ) -> RestoreResult:
-    require_intact(repo, manifest)
+    if check_files_first:
+        require_intact(repo, manifest)
     _clear(target, force, "file")
     root = repo.backup_dir(manifest.id)
     plain, packed = root / "database.sqlite", root / "database.sqlite.zst"
@@ -296,9 +306,15 @@ def restore_sqlite(
 
 
 def restore_directory(
-    repo: LocalRepository, manifest: Manifest, target: Path, *, force: bool = False
+    repo: LocalRepository,
+    manifest: Manifest,
+    target: Path,
+    *,
+    force: bool = False,
+    check_files_first: bool = True,
 ) -> RestoreResult:
-    require_intact(repo, manifest)
+    if check_files_first:
+        require_intact(repo, manifest)
     _clear(target, force, "directory")
     archive = next(repo.backup_dir(manifest.id).glob("tree.tar*"))
     extract_tar(archive, target)

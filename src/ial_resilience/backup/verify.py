@@ -113,6 +113,7 @@ def verify(
 
 
 def _restore_check(repo: LocalRepository, manifest: Manifest) -> Check:
+    """Restore into a scratch place (files were just checked) and compare with the snapshot."""
     started = time.monotonic()
     try:
         differences = _restore_and_compare(repo, manifest)
@@ -169,10 +170,10 @@ def _scratch_restore(
 ) -> list[TableSnapshot]:
     if manifest.kind == SourceKind.SQLITE:
         target = scratch / "restored.sqlite"
-        restoring.restore_sqlite(repo, manifest, target)
+        restoring.restore_sqlite(repo, manifest, target, check_files_first=False)
         return snapshot.sqlite_database(target)
     if manifest.kind == SourceKind.DIRECTORY:
-        restoring.restore_directory(repo, manifest, scratch / "tree")
+        restoring.restore_directory(repo, manifest, scratch / "tree", check_files_first=False)
         return snapshot.directory_tree(scratch / "tree")
     if manifest.kind == SourceKind.POSTGRES_LOGICAL:
         return _scratch_logical(repo, manifest, scratch)
@@ -183,7 +184,7 @@ def _scratch_physical(
     repo: LocalRepository, manifest: Manifest, scratch: Path
 ) -> list[TableSnapshot]:
     data = scratch / "data"
-    restoring.restore_physical(repo, manifest, data, use_wal=False)
+    restoring.restore_physical(repo, manifest, data, use_wal=False, check_files_first=False)
     instance = restoring.start_restored(data)
     try:
         return snapshot.postgres_cluster(instance.dsn())
@@ -199,7 +200,7 @@ def _scratch_logical(
     try:
         instance.init().start()
         dsn = instance.dsn("restored")
-        restoring.restore_logical(repo, manifest, dsn)
+        restoring.restore_logical(repo, manifest, dsn, check_files_first=False)
         return snapshot.postgres_database(dsn)
     finally:
         instance.remove()
