@@ -184,6 +184,7 @@ class StoreSink:
     def close(self) -> None:
         self._stop.set()
         self.flush()
+        atexit.unregister(self.close)
 
 
 _sinks: list[Sink] = []
