@@ -151,7 +151,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--keep-lab", help="leave a lab started here running")
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary only")] = False,
-        rate: Annotated[float, typer.Option("--rate", help="load in requests/s")] = 40.0,
+        rate: Annotated[float, typer.Option("--rate", help="load in requests/s")] = 20.0,
         var: Annotated[
             list[str] | None, typer.Option("--var", help="k=v for ${k}; repeatable")
         ] = None,

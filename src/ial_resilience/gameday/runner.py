@@ -68,7 +68,7 @@ class GamedayOptions:
     quick: bool = False
     keep_lab: bool = False
     state_dir: Path | None = None
-    rate: float = 40.0
+    rate: float = 20.0
     variables: Mapping[str, str] = field(default_factory=dict)
     policy_file: Path | None = None
 
@@ -110,8 +110,9 @@ class Gameday:
         started = time.time()
         with lab_session(options) as lab:
             variables = {**lab.variables, "python": sys.executable, **options.variables}
-            suite = load_suite(options.suite, {**variables, "loadgen": PLACEHOLDER})
-            self._preflight(suite, {**variables, "loadgen": PLACEHOLDER}, lab)
+            checking = {**variables, **replica_variables(lab.control), "loadgen": PLACEHOLDER}
+            suite = load_suite(options.suite, checking)
+            self._preflight(suite, lab.state_dir)
             loadgen = LoadgenProcess(
                 variables["lb"], options.rate, options.output / "telemetry.db", options.output
             )
@@ -135,13 +136,13 @@ class Gameday:
         }
         return self._report(runs, meta, started, ended)
 
-    def _preflight(self, suite: Suite, variables: dict[str, str], lab: LabSession) -> None:
+    def _preflight(self, suite: Suite, state_dir: Path) -> None:
         """Every experiment's faults and probes are supported, before any traffic starts."""
-        names = {**variables, **replica_variables(lab.control)}
-        provider = LocalProvider.from_state_dir(lab.state_dir)
+        provider = LocalProvider.from_state_dir(state_dir)
         try:
             for entry in suite.experiments:
-                plan_mod.validate(load_experiment(entry.path, {**names, **entry.vars}), provider)
+                assert entry.experiment is not None  # load_suite loaded it
+                plan_mod.validate(entry.experiment, provider)
         finally:
             provider.close()
 

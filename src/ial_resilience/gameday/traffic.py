@@ -54,17 +54,15 @@ class LoadgenProcess:
         self.stats_url = str(json.loads(ready.read_text())["stats_url"])
 
     def wait_for_traffic(self, minimum: int, timeout: float = 15.0) -> None:
-        """Until ``minimum`` requests completed (the steady state needs traffic to judge)."""
+        """Until ``minimum`` requests succeeded (the steady state needs traffic to judge)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
-                if int(httpx.get(f"{self.stats_url}/stats", timeout=1).json()["completed"]) >= (
-                    minimum
-                ):
+                if int(httpx.get(f"{self.stats_url}/stats", timeout=1).json()["ok"]) >= (minimum):
                     return
             time.sleep(0.1)
         raise ProviderError(
-            f"the load generator completed fewer than {minimum} requests in {timeout:g}s",
+            f"fewer than {minimum} requests of the load generator succeeded in {timeout:g}s",
             hint="check that the lab's load balancer answers (ialr lab status)",
         )
 
