@@ -141,11 +141,13 @@ def test_an_alert_that_never_fires_fails_the_test(
         tmp_path,
         SPEC + "  - alert: orders-slow\n    fire_within: 1s\n    resolve_within: 1s\n",
     )
-    code = main(run(tmp_path, spec, orders_via_link, running_agent))
-    report = json.loads(capsys.readouterr().out)
-    assert code == 1
-    errors, slow = report["expectations"]
-    assert errors["passed"] and not slow["passed"] and slow["time_to_detect_s"] is None
+    argv = [arg for arg in run(tmp_path, spec, orders_via_link, running_agent) if arg != "--json"]
+    assert main(argv) == 1
+    lines = capsys.readouterr().out.splitlines()
+    (errors,) = [line for line in lines if "orders-errors" in line]
+    (slow,) = [line for line in lines if "orders-slow" in line]
+    assert "PASS" in errors and "FAIL" in slow and "—" in slow
+    assert "alerts test failed (experiment passed)" in lines[-1]
 
 
 def test_an_expectation_naming_no_rule_is_invalid_input(
