@@ -186,3 +186,35 @@ def test_robust_statistics() -> None:
     assert robust_z(10, [1, 2, 3, 4, 5]) == pytest.approx(7 / 1.4826)
     assert robust_z(3, [3, 3, 3]) == 0.0
     assert robust_z(4, [3, 3, 3]) == float("inf")
+
+
+def test_anomaly_direction_below_ignores_a_spike_up(tmp_path: Path, store: TelemetryStore) -> None:
+    noise = random.Random(3)
+    points = [Point("lat", 100.0 + noise.uniform(0, 5), {}, T0 + t) for t in range(0, 600)]
+    points += [Point("lat", 180.0, {}, T0 + t) for t in range(600, 620)]
+    points += [Point("lat", 20.0, {}, T0 + t) for t in range(620, 640)]
+    store.write_points(points)
+    rules = rules_of(
+        tmp_path,
+        "  - {name: drop, kind: anomaly, baseline: 5m, deviations: 4, direction: below,\n"
+        "     expr: {function: mean, metric: lat, window: 10s}}\n",
+    )
+    assert changes(Evaluator(rules, store), range(300, 640, 5)) == [(625, "drop", "fired")]
+
+
+def test_a_firing_alert_whose_series_vanished_resolves(
+    tmp_path: Path, store: TelemetryStore
+) -> None:
+    store.write_points([Point("errs", 5.0, {"service": "a"}, T0 + t) for t in range(10)])
+    rules = rules_of(
+        tmp_path,
+        "  - {name: errors, kind: threshold, by: [service], op: '>', value: 1,\n"
+        "     expr: {function: value, metric: errs, window: 1m}}\n",
+    )
+    evaluator = Evaluator(rules, store)
+    assert changes(evaluator, range(10, 11)) == [(10, "errors", "fired")]
+    store.query("DELETE FROM points")
+    store.query("DELETE FROM series")
+    assert changes(evaluator, range(20, 21)) == [(20, "errors", "resolved")]
+    (episode,) = history(store)
+    assert episode.resolved_at == T0 + 20
