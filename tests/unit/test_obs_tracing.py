@@ -107,10 +107,15 @@ def test_full_queue_drops_are_counted() -> None:
     provider = TracerProvider()
     provider.add_span_processor(processor)
     tracer = provider.get_tracer("t")
-    logging.getLogger("opentelemetry").setLevel(logging.ERROR)
-    for _ in range(500):
-        tracer.start_span("s").end()
-    provider.shutdown()
+    otel_logger = logging.getLogger("opentelemetry")
+    level = otel_logger.level
+    otel_logger.setLevel(logging.ERROR)  # "Queue full" warnings are expected here
+    try:
+        for _ in range(500):
+            tracer.start_span("s").end()
+        provider.shutdown()
+    finally:
+        otel_logger.setLevel(level)
     assert telemetry_counters()["queue_full"] > before
 
 
