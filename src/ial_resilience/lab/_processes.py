@@ -100,8 +100,9 @@ def _first_signal(process: psutil.Process) -> int:
     return signal.SIGTERM
 
 
-def stop_tree(pids: Iterable[int], grace: float = 2.0) -> list[int]:
-    """Stop each pid and its process group: a polite signal, SIGKILL after ``grace``.
+def stop_tree(pids: Iterable[int], grace: float = 2.0, first: int | None = None) -> list[int]:
+    """Stop each pid and its process group: a polite signal (or ``first``), SIGKILL after
+    ``grace``.
 
     Returns the pids still present afterwards (an empty list when everything is gone).
     """
@@ -110,7 +111,7 @@ def stop_tree(pids: Iterable[int], grace: float = 2.0) -> list[int]:
         for member in _group_members(pid):
             members[member.pid] = member
         with contextlib.suppress(psutil.Error):
-            _signal_group(pid, _first_signal(psutil.Process(pid)))
+            _signal_group(pid, first or _first_signal(psutil.Process(pid)))
     alive = wait_gone(list(members.values()), grace)
     for process in alive:
         with contextlib.suppress(psutil.Error, OSError):

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -214,7 +216,7 @@ def teardown(
         if agent_pid or p["name"] in names or any(p["name"].startswith(m + "-") for m in managed)
     ]  # fmt: skip
     control = [int(p["pid"]) for p in ours if p["name"] == "control"]
-    left = stop_tree(control, grace=0.5)
+    left = stop_tree(control, grace=1.0, first=signal.SIGKILL)  # stateless: no grace needed
     left += stop_tree([int(p["pid"]) for p in ours if p["name"] != "control"])
     if client is not None and not agent_pid:
         _forget(client, ours, names)
@@ -235,6 +237,21 @@ def _forget(client: AgentClient, processes: list[dict[str, Any]], names: set[str
         if name in names or name.startswith("lb->"):
             with contextlib.suppress(IalrError):
                 client.delete_link(name)
+
+
+def discard(directory: Path) -> None:
+    """Move an old lab directory aside at once and delete it in the background (it holds
+    PostgreSQL data directories; deleting them inline would slow `lab up` by seconds)."""
+    trash = directory.parent.parent / f".{directory.parent.name}-trash-{time.time_ns()}"
+    try:
+        directory.rename(trash)
+    except OSError:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    subprocess.Popen(
+        ["rm", "-rf", "--", str(trash)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
 
 
 class _Starter:
@@ -278,7 +295,7 @@ class _Starter:
     def _prepare_dirs(self) -> None:
         lab_dir = self.plan.lab_dir
         if lab_dir.exists():
-            shutil.rmtree(lab_dir)
+            discard(lab_dir)
         prepare_dir(lab_dir)
 
     def _create_links(self) -> None:
