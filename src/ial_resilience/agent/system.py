@@ -37,6 +37,8 @@ def apply_system(agent: Agent, path: Path) -> None:
             "system %s: link %s %s -> %s", system.name, name, snapshot["listen"], link.upstream
         )
     for name, spec in system.processes.items():
+        if spec.managed:  # started per replica by the lab's control plane, not by the agent
+            continue
         for replica in process_names(name, spec):
             spawn = SpawnRequest(
                 name=replica, argv=list(spec.command), env=dict(spec.env), cwd=spec.cwd
