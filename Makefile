@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ialr demo
+	$(BIN)/ialr gameday --quick
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -29,7 +29,12 @@ from ial_resilience.gameday import kpis as kpis_mod
 from ial_resilience.gameday.outcome import ExperimentOutcome, build_outcome
 from ial_resilience.gameday.report import build_report, check_writable, write_report
 from ial_resilience.gameday.timeline import read_requests
-from ial_resilience.gameday.traffic import LoadgenProcess, replica_variables, restarts_total
+from ial_resilience.gameday.traffic import (
+    LoadgenProcess,
+    SettleRule,
+    replica_variables,
+    restarts_total,
+)
 from ial_resilience.observability.store import TelemetryStore
 from ial_resilience.spec import load_experiment, load_suite
 from ial_resilience.spec.suite import Suite
@@ -105,6 +110,11 @@ class Gameday:
 
     def run(self) -> GamedayResult:
         options = self.options
+        if not options.suite.is_file():
+            raise InputError(
+                f"no suite file at {options.suite}",
+                hint="give an existing suite with --suite, or omit it for chaos/suite.yaml",
+            )
         check_writable(options.output)
         (options.output / "journals").mkdir(exist_ok=True)
         started = time.time()
@@ -120,7 +130,7 @@ class Gameday:
                 loadgen.start()
                 variables["loadgen"] = loadgen.stats_url
                 loadgen.wait_for_traffic(int(options.rate * WARM_UP_S))
-                runs = self._experiments(suite, variables, lab)
+                runs = self._experiments(suite, variables, lab, loadgen)
             finally:
                 loadgen_summary = loadgen.stop()
         ended = time.time()
@@ -146,10 +156,13 @@ class Gameday:
         finally:
             provider.close()
 
-    def _experiments(self, suite: Suite, variables: dict[str, str], lab: LabSession) -> list[_Run]:
+    def _experiments(
+        self, suite: Suite, variables: dict[str, str], lab: LabSession, loadgen: LoadgenProcess
+    ) -> list[_Run]:
         runs: list[_Run] = []
         total = len(suite.experiments)
         for index, entry in enumerate(suite.experiments, start=1):
+            settled = loadgen.settle(SettleRule())
             names = {**variables, **replica_variables(lab.control), **entry.vars}
             experiment = load_experiment(entry.path, names)
             self.observer.experiment_started(index, total, experiment.title)
@@ -157,7 +170,9 @@ class Gameday:
             before = restarts_total(lab.control)
             journal = self._one(experiment, Path(entry.path), path, lab)
             after = restarts_total(lab.control)
-            extra = {} if before is None or after is None else {"restarts": after - before}
+            extra: dict[str, Any] = {"settle_before": settled}
+            if before is not None and after is not None:
+                extra["restarts"] = after - before
             runs.append(_Run(index, journal, path, extra))
             self.observer.experiment_ended(index, journal)
             if suite.stop_on_failure and journal.get("status") != RunStatus.PASSED.value:

@@ -20,6 +20,25 @@ from ial_resilience.errors import ProviderError
 READY_TIMEOUT_S = 15.0
 
 
+@dataclass(frozen=True)
+class SettleRule:
+    """Traffic is steady: availability ≥ ``availability`` and p95 ≤ ``p95_ms`` for ``hold`` s."""
+
+    availability: float = 0.99
+    p95_ms: float = 500.0
+    hold: float = 2.0
+    limit: float = 20.0
+
+    def holds(self, window: dict[str, Any]) -> bool:
+        availability, p95 = window.get("availability"), window.get("p95_ms")
+        return (
+            availability is not None
+            and p95 is not None
+            and availability >= self.availability
+            and p95 <= self.p95_ms
+        )
+
+
 @dataclass
 class LoadgenProcess:
     """``python -m ial_resilience.lab.loadgen`` writing into ``store``; stop() → its summary."""
@@ -65,6 +84,32 @@ class LoadgenProcess:
             f"fewer than {minimum} requests of the load generator succeeded in {timeout:g}s",
             hint="check that the lab's load balancer answers (ialr lab status)",
         )
+
+    def window(self) -> dict[str, Any]:
+        """The live 1 s window (availability, p50/p95/p99); {} when it cannot be read."""
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            data = httpx.get(f"{self.stats_url}/stats", timeout=1).json()
+            return dict(data.get("window") or {})
+        return {}
+
+    def settle(self, rule: SettleRule) -> dict[str, Any]:
+        """Wait until the traffic is steady for ``rule.hold`` seconds (at most ``rule.limit``).
+
+        Between experiments, so that one starts from the steady state and not from the tail of
+        the previous one; never a pass/fail decision (the experiment's own steady state is).
+        """
+        began = time.monotonic()
+        steady_since: float | None = None
+        while time.monotonic() - began < rule.limit:
+            now = time.monotonic()
+            if rule.holds(self.window()):
+                steady_since = now if steady_since is None else steady_since
+                if now - steady_since >= rule.hold:
+                    return {"settled": True, "waited_s": round(now - began, 2)}
+            else:
+                steady_since = None
+            time.sleep(0.25)
+        return {"settled": False, "waited_s": round(time.monotonic() - began, 2)}
 
     def stop(self) -> dict[str, Any]:
         """SIGTERM, wait for the flush, return the summary it printed ({} if none)."""

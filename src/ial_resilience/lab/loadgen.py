@@ -243,6 +243,7 @@ class LoadGenerator:
             "skew_ms": {**_percentiles(skews), "max": max(skews, default=None)},
             "store": {"written": self.recorder.written, "dropped": self.recorder.dropped},
             "elapsed_s": self.elapsed,
+            "window": self.window.stats(self.clock.now()),
             "connections_opened": self._pool.opened if self._pool is not None else None,
         }
 
