@@ -179,6 +179,7 @@ def test_report_json_and_self_contained_html(tmp_path: Path) -> None:
     assert "<script src" not in html and "http://" not in html and "https://" not in html
     assert html.count("<svg") == 2 and html.count('class="fault"') == 2
     assert html.count('class="abort"') == 1 and html.count('class="recovered"') == 1
+    assert html.count('class="errors"') == 2  # exp2 failed in 2 one-second buckets
     assert "T &lt;/script&gt;&lt;b&gt;" in html  # escaped
     match = re.search(r'<script type="application/json" id="gameday-data">(.*?)</script>', html)
     assert match is not None

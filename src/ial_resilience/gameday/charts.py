@@ -59,10 +59,30 @@ def timeline_svg(outcome: ExperimentOutcome) -> str:
         for b in timeline.buckets
         if b.p95_ms is not None
     ]
+    parts += _error_bars(outcome, span)
     parts += [_polyline(avail, "avail"), _polyline(p95, "p95")]
     parts += _marks(outcome, span)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _error_bars(outcome: ExperimentOutcome, span: float) -> list[str]:
+    """A red bar per bucket with failed requests, as tall as the failed share."""
+    timeline = outcome.timeline
+    width = max(1.0, _x(timeline.width, span) - LEFT - 1.0)
+    bars = []
+    for bucket in timeline.buckets:
+        failed = bucket.requests - bucket.ok
+        if failed <= 0:
+            continue
+        top = _y(failed / bucket.requests)
+        x = _x(bucket.start - timeline.start, span)
+        bars.append(
+            f'<rect class="errors" x="{x:.1f}" y="{top:.1f}" width="{width:.1f}" '
+            f'height="{_y(0.0) - top:.1f}"><title>{failed} of {bucket.requests} requests failed'
+            f"</title></rect>"
+        )
+    return bars
 
 
 def _fault_rects(outcome: ExperimentOutcome, span: float) -> list[str]:
