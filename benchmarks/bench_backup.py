@@ -2,7 +2,8 @@
 bench_backup``):
 
 - backup throughput of ``ialr backup`` (pg_basebackup + table snapshot + SHA-256 of every file
-  + commit) vs a bare ``pg_basebackup`` to the same disk (target ≥ 0.8×);
+  + commit) vs a bare ``pg_basebackup`` to the same disk (target ≥ 0.8×), with the default
+  full snapshot (row counts + content checksums) and with ``--snapshot counts``;
 - verify-by-restore (checksums, pg_verifybackup, restore, start, compare every table with the
   snapshot) vs a bare restore (unpack + start) (target ≤ 2×);
 - RTO of the writer-lost drill at ~100 MiB and at the big size, and how it grows.
@@ -26,7 +27,7 @@ from pathlib import Path
 import psycopg
 
 from ial_resilience.backup.drills import DrillResult, Scenario, run_drill
-from ial_resilience.backup.models import SourceKind
+from ial_resilience.backup.models import SnapshotMode, SourceKind
 from ial_resilience.backup.repository import LocalRepository
 from ial_resilience.backup.sources import BackupRequest, run_backup
 from ial_resilience.backup.verify import verify
@@ -56,11 +57,11 @@ def _bare_basebackup(dsn: str, work: Path) -> float:
     return elapsed
 
 
-def _our_backup(dsn: str, repo: LocalRepository) -> tuple[float, str]:
+def _our_backup(dsn: str, repo: LocalRepository, mode: SnapshotMode) -> tuple[float, str]:
     for old in repo.manifests():
         repo.delete_backup(old.id)
     started = time.monotonic()
-    manifest = run_backup(repo, BackupRequest(dsn, SourceKind.POSTGRES_PHYSICAL))
+    manifest = run_backup(repo, BackupRequest(dsn, SourceKind.POSTGRES_PHYSICAL, snapshot=mode))
     return time.monotonic() - started, manifest.id
 
 
@@ -91,11 +92,12 @@ def measure_backup_and_verify(work: Path) -> dict[str, object]:
         fill_s = time.monotonic() - started
         size = _database_bytes(source.dsn())
         repo = LocalRepository(work / "repo")
-        bare, ours = [], []
+        bare, ours, counts = [], [], []
         backup_id = ""
-        for _ in range(ROUNDS):  # alternate, so drift in the machine's load hits both
+        for _ in range(ROUNDS):  # alternate, so drift in the machine's load hits all three
             bare.append(_bare_basebackup(source.dsn(), work))
-            elapsed, backup_id = _our_backup(source.dsn(), repo)
+            counts.append(_our_backup(source.dsn(), repo, SnapshotMode.COUNTS)[0])
+            elapsed, backup_id = _our_backup(source.dsn(), repo, SnapshotMode.FULL)
             ours.append(elapsed)
         manifest = repo.manifest(backup_id)
         bare_restore = _bare_restore(repo.backup_dir(backup_id) / "data", work)
@@ -108,6 +110,7 @@ def measure_backup_and_verify(work: Path) -> dict[str, object]:
         "scale": SCALE, "fill_s": fill_s, "database_bytes": size,
         "bare_basebackup_s": bare, "ialr_backup_s": ours,
         "backup_ratio": min(bare) / min(ours),
+        "ialr_backup_counts_s": counts, "backup_counts_ratio": min(bare) / min(counts),
         "bare_restore_s": bare_restore, "verify_s": verify_s, "verify_passed": report.passed,
         "verify_checks": {c.name: round(c.seconds, 2) for c in report.checks},
         "verify_ratio": verify_s / bare_restore,
@@ -125,7 +128,9 @@ def _verdict(ok: bool) -> str:
 def render(bench: dict[str, object], drills: list[DrillResult], when: str, took: float) -> str:
     size = int(bench["database_bytes"])  # type: ignore[call-overload]
     bare, ours = bench["bare_basebackup_s"], bench["ialr_backup_s"]
-    assert isinstance(bare, list) and isinstance(ours, list)
+    counts = bench["ialr_backup_counts_s"]
+    assert isinstance(bare, list) and isinstance(ours, list) and isinstance(counts, list)
+    ratio_c = float(bench["backup_counts_ratio"])  # type: ignore[arg-type]
     mib = size / (1 << 20)
     ratio_b, ratio_v = float(bench["backup_ratio"]), float(bench["verify_ratio"])  # type: ignore[arg-type]
     bare_r, verify_s = float(bench["bare_restore_s"]), float(bench["verify_s"])  # type: ignore[arg-type]
@@ -149,6 +154,10 @@ def render(bench: dict[str, object], drills: list[DrillResult], when: str, took:
         f"({', '.join(f'{t:.1f}' for t in bare)} s) | {mib / min(ours):.0f} "
         f"({', '.join(f'{t:.1f}' for t in ours)} s) | {ratio_b:.2f}× | ≥ 0.8× | "
         f"{_verdict(ratio_b >= 0.8)} |",
+        f"| the same with `--snapshot counts` (row counts, no content checksums), MiB/s "
+        f"| {mib / min(bare):.0f} | {mib / min(counts):.0f} "
+        f"({', '.join(f'{t:.1f}' for t in counts)} s) | {ratio_c:.2f}× | ≥ 0.8× | "
+        f"{_verdict(ratio_c >= 0.8)} |",
         f"| verify-by-restore vs bare restore (GNU tar unpack + start + one query), s "
         f"| {bare_r:.1f} | {verify_s:.1f} ({checks}) | {ratio_v:.2f}× | ≤ 2× | "
         f"{_verdict(ratio_v <= 2 and bool(bench['verify_passed']))} |",

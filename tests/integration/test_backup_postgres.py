@@ -13,7 +13,7 @@ import pytest
 
 from ial_resilience.backup import snapshot
 from ial_resilience.backup.drills import Heartbeat
-from ial_resilience.backup.models import Compression, PhysicalFormat, SourceKind
+from ial_resilience.backup.models import Compression, PhysicalFormat, SnapshotMode, SourceKind
 from ial_resilience.backup.repository import LocalRepository
 from ial_resilience.backup.restore import restore, start_restored
 from ial_resilience.backup.sources import BackupRequest, run_backup
@@ -143,6 +143,21 @@ def test_logical_round_trip_and_refusal_over_an_existing_database(lab: Lab) -> N
     restore(lab.repo, manifest, copy, force=True)
     assert snapshot.postgres_database(copy) == list(manifest.snapshot)
     assert verify(lab.repo, manifest).passed
+
+
+@pytest.mark.parametrize("mode", [SnapshotMode.COUNTS, SnapshotMode.NONE])
+def test_cheaper_snapshots_still_verify_by_restore(lab: Lab, mode: SnapshotMode) -> None:
+    request = BackupRequest(lab.server.dsn("shop"), SourceKind.POSTGRES_LOGICAL, snapshot=mode)
+    manifest = run_backup(lab.repo, request)
+    assert manifest.snapshot_mode == mode
+    if mode == SnapshotMode.COUNTS:
+        rows = {t.name: t.rows for t in manifest.snapshot}
+        assert rows["public.docs"] == 50 and all(t.checksum == "" for t in manifest.snapshot)
+    else:
+        assert manifest.snapshot == ()
+    report = verify(lab.repo, manifest)
+    assert report.passed
+    assert {c.name: c.status for c in report.checks}["restore"] == CheckStatus.PASSED
 
 
 def test_wrong_credentials_are_a_clear_input_error(

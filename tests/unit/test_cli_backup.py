@@ -66,6 +66,7 @@ def test_verify_of_a_damaged_backup_exits_5_and_names_the_file(
         (["backup", "run", ".", "--repo", "R", "--kind", "tape"], "unknown source kind"),
         (["backup", "run", ".", "--repo", "R", "--compress", "lz9"], "--compress"),
         (["backup", "run", ".", "--repo", "R", "--max-bytes", "lots"], "--max-bytes"),
+        (["backup", "run", ".", "--repo", "R", "--snapshot", "some"], "--snapshot"),
         (["backup", "list", "--repo", "/no/such/repo"], "no repository"),
         (["backup", "prune", "--repo", "."], "no retention rule"),
         (["recovery", "test", "meteor-strike"], "unknown recovery scenario"),

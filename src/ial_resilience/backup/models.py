@@ -33,6 +33,14 @@ class PhysicalFormat(StrEnum):
     PLAIN = "plain"
 
 
+class SnapshotMode(StrEnum):
+    """How much of a database's content a backup records for verify-by-restore."""
+
+    FULL = "full"  # row counts and content checksums (one pass over every row)
+    COUNTS = "counts"  # row counts only (cheap)
+    NONE = "none"  # nothing: verify restores and starts, but compares no data
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -80,6 +88,7 @@ class Manifest(_Frozen):
     wal: WalRange | None = None
     tool_versions: dict[str, str] = Field(default_factory=dict)
     snapshot: tuple[TableSnapshot, ...] = ()
+    snapshot_mode: SnapshotMode = SnapshotMode.FULL
     # False when the source committed writes while a physical backup's snapshot was taken:
     # a restore then legitimately differs from the snapshot (verify says so, without failing)
     snapshot_exact: bool = True

@@ -25,6 +25,7 @@ from ial_resilience.backup.models import (
     FileEntry,
     Manifest,
     PhysicalFormat,
+    SnapshotMode,
     SourceKind,
     TableSnapshot,
     WalRange,
@@ -58,6 +59,7 @@ class BackupRequest:
     compression: Compression = Compression.NONE
     format: PhysicalFormat = PhysicalFormat.TAR
     max_rate: str | None = None  # physical: pg_basebackup --max-rate, e.g. "32k", "10M"
+    snapshot: SnapshotMode = SnapshotMode.FULL  # databases: what verify can compare
 
 
 @dataclass
@@ -130,6 +132,7 @@ def run_backup(repo: Repository, request: BackupRequest, *, on_step: Step = _qui
             tool_versions=produced.tools,
             snapshot=tuple(produced.snapshot),
             snapshot_exact=produced.snapshot_exact,
+            snapshot_mode=_snapshot_mode(request),
         )
         on_step("committing")
         _commit(repo, manifest, staging)
@@ -146,6 +149,11 @@ def run_backup(repo: Repository, request: BackupRequest, *, on_step: Step = _qui
         if local is None:
             shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def _snapshot_mode(request: BackupRequest) -> SnapshotMode:
+    databases = (SourceKind.POSTGRES_PHYSICAL, SourceKind.POSTGRES_LOGICAL)
+    return request.snapshot if request.kind in databases else SnapshotMode.FULL
 
 
 def _commit(repo: Repository, manifest: Manifest, staging: Path) -> None:
@@ -199,7 +207,7 @@ def _physical(request: BackupRequest, staging: Path, on_step: Step) -> _Produced
     # base.tar is hashed as pg_basebackup appends to it, on another core too
     follower = snapshot.FileFollower(staging / "data" / "base.tar")
     with ThreadPoolExecutor(2, thread_name_prefix="ialr-backup") as pool:
-        tables = pool.submit(snapshot.postgres_cluster, dsn)
+        tables = pool.submit(snapshot.postgres_cluster, dsn, request.snapshot)
         hashed = pool.submit(follower.run)
         try:
             run_tool(argv, dsn=dsn, action="take a base backup")
@@ -269,7 +277,7 @@ def _logical(request: BackupRequest, staging: Path, on_step: Step) -> _Produced:
             row = conn.execute("SELECT pg_export_snapshot()").fetchone()
             assert row is not None
             on_step("snapshot of the tables")
-            tables = snapshot.postgres_tables(conn)
+            tables = snapshot.postgres_tables(conn, mode=request.snapshot)
         except psycopg.Error as error:
             raise translate(error, dsn, "export a snapshot") from error
         argv = ["pg_dump", "-d", dsn, "-Fc", "--snapshot", row[0], "-f", staging / "dump.pgdump"]

@@ -21,7 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
 from ial_resilience.backup import drills, procedures, restore, retention, sources, verify
-from ial_resilience.backup.models import Compression, PhysicalFormat, SourceKind
+from ial_resilience.backup.models import Compression, PhysicalFormat, SnapshotMode, SourceKind
 from ial_resilience.backup.pgtools import connect
 from ial_resilience.backup.repository import LocalRepository
 from ial_resilience.backup.wal import WalReceiver
@@ -72,7 +72,9 @@ def _existing_repo(path: Path) -> LocalRepository:
     return LocalRepository(path)
 
 
-def _choice(value: str, enum: type[Compression] | type[PhysicalFormat], flag: str) -> Any:
+def _choice(
+    value: str, enum: type[Compression] | type[PhysicalFormat] | type[SnapshotMode], flag: str
+) -> Any:
     try:
         return enum(value)
     except ValueError:
@@ -93,6 +95,9 @@ def run(
     max_bytes: Annotated[
         str | None, typer.Option(help="refuse to grow the repository past this size")
     ] = None,
+    snapshot: Annotated[
+        str, typer.Option(help="databases: full (rows + checksums), counts, or none")
+    ] = "full",
     max_rate: Annotated[
         str | None, typer.Option(help="physical: throttle pg_basebackup, e.g. 10M (kB/s: 32k)")
     ] = None,
@@ -105,6 +110,7 @@ def run(
         compression=_choice(compress, Compression, "--compress"),
         format=_choice(fmt, PhysicalFormat, "--format"),
         max_rate=max_rate,
+        snapshot=_choice(snapshot, SnapshotMode, "--snapshot"),
     )
     with _progress(f"backup {request.kind.value}", as_json) as step:
         manifest = sources.run_backup(_repo(repo, max_bytes), request, on_step=step)
