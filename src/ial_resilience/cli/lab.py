@@ -6,6 +6,7 @@ Thin: parse, call :class:`~ial_resilience.lab.Lab`, print.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -130,9 +131,11 @@ def down(state_dir: StateDir = None, as_json: AsJson = False) -> None:
     """Stop every part and the agent the lab started; nothing is left listening."""
     lab = Lab(state_dir)
     info = lab.require()
+    started = time.monotonic()
     left = lab.down()
+    seconds = round(time.monotonic() - started, 3)
     if as_json:
-        _print_json({"stopped": info.name, "left": left})
+        _print_json({"stopped": info.name, "left": left, "seconds": seconds})
         return
     if left:
         _console().print(f"[red]lab {info.name}: processes still present: {left}[/]")
