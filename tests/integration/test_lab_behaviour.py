@@ -118,7 +118,9 @@ def test_a_killed_replica_is_restarted_and_registered_again(lab: RunningLab) -> 
     wait_for(lambda: lab.targets().get("api-1") == "healthy", 20, "api-1 healthy at the LB")
     events = [e["event"] for e in lab.control("GET", "/v1/lb/targets")["events"]
               if e["target"] == "api-1" and e["at"] >= fault["applied_at"]]  # fmt: skip
-    assert events[:3] == ["deregistered", "registered", "healthy"], events
+    first_out = events.index("deregistered")  # by the supervisor or by failed checks
+    back_in = events.index("registered", first_out)
+    assert "healthy" in events[back_in:], events
     lab.agent.revert_fault("kill-api-1")
 
 
