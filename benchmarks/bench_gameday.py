@@ -192,9 +192,11 @@ scheduled time. The 50 req/s row is the baseline. Target: 500 req/s with skew p9
 |---|---|---|---|---|---|---|---|---|
 {rows}
 
-The machine is shared (2 vCPU, other test suites running): the load average column says how
-busy it was. Skew is dominated by CPU scheduling of the generator's process: on an idle
-machine 500 req/s measured skew p99 2.5 ms; when the run-queue is 5–6 deep it is 15–30 ms.
+The machine is shared (2 vCPU, other engineers' test suites running): the load average column
+says how busy it was. Skew is dominated by when the OS runs the generator's process: a busy
+generator (500 req/s) keeps its timetable better than an idle one (50 req/s) that must be
+woken for every request. Ad-hoc runs of 5 s at 500 req/s the same day measured skew p99
+between 2.5 ms and 27 ms depending on what else ran; the figure above is this run's.
 
 Report for a full game day ({report["experiments"]} experiments × 30 s at 20 req/s,
 {report["requests"]} requests read back from the store, bucketed, KPIs, report.json +

@@ -1,5 +1,21 @@
 """report.json (schema ``ialr.gameday/1``) and a self-contained report.html.
 
+report.json: ``schema``, ``title``, ``suite``, ``quick``, ``started_at``/``ended_at`` (unix s),
+``duration_s``, ``interrupted``, ``lab`` (``started_by_gameday``, ``kept``), ``loadgen`` (the
+load generator's summary: rate offered, statuses, latency and skew percentiles, store points
+written/dropped), ``kpis`` (``chaos_pass_rate``, ``passed``/``experiments``, ``by_status``,
+``mttr_s`` per title, ``mttr_mean_s``, ``mttr_worst_s``, ``not_recovered``, ``availability``
+and ``availability_during_faults`` from every recorded request, ``requests``,
+``requests_failed``, ``worst_status``, ``exit_code``), ``exit_code``, and ``experiments``:
+each with ``index``, ``title``, ``file``, ``journal`` (path), ``status``, ``exit_code``,
+``reason``, ``started_at``/``ended_at``, ``time_to_recover_s``, ``recovery_within_s``,
+``abort_at``/``recovered_at`` (unix s or null), ``availability_during_faults``,
+``requests_during_faults``, ``faults`` (fault, target, start, end, landed, revert_reason,
+evidence), ``findings`` (``every_fault_landed``, ``faults_landed``, and where they apply
+``failover_users_rto_s``, ``killed``, ``breaker`` {opened, opened_after_s, closed_after},
+``restarts``, ``settle_before``) and ``timeline`` (columns ``t`` (s from ``start``),
+``requests``, ``availability``, ``p50_ms``, ``p95_ms``, ``p99_ms`` per ``width_s`` bucket).
+
 The HTML needs nothing from the network: CSS inline, charts as inline SVG drawn here, and the
 charts' data embedded as JSON (``<script id="gameday-data">``) for anyone who wants to
 re-plot it. Both files are written atomically after checking the directory is writable, so a

@@ -107,6 +107,7 @@ class Gameday:
         self.options = options
         self.observer = observer
         self.policy = safety.load_policy(options.policy_file)
+        self.interrupted = False
 
     def run(self) -> GamedayResult:
         options = self.options
@@ -141,6 +142,7 @@ class Gameday:
             "started_at": started,
             "ended_at": ended,
             "duration_s": ended - started,
+            "interrupted": self.interrupted,
             "lab": {"started_by_gameday": lab.started, "kept": options.keep_lab},
             "loadgen": loadgen_summary,
         }
@@ -175,6 +177,9 @@ class Gameday:
                 extra["restarts"] = after - before
             runs.append(_Run(index, journal, path, extra))
             self.observer.experiment_ended(index, journal)
+            if journal.get("complete") is False and journal.get("status") == "aborted":
+                self.interrupted = True  # Ctrl-C/SIGTERM: faults reverted; stop the day here
+                break
             if suite.stop_on_failure and journal.get("status") != RunStatus.PASSED.value:
                 break
         return runs
