@@ -28,7 +28,7 @@ from typing import Any
 
 from ial_resilience.agent.client import AgentClient
 from ial_resilience.agent.state import ensure_state_dir, resolve_state_dir
-from ial_resilience.errors import IalrError
+from ial_resilience.errors import IalrError, InputError
 from ial_resilience.lab._processes import agent_answers, check_health, start_agent, stop_tree
 from ial_resilience.lab.control.fleet import FleetConfig
 from ial_resilience.lab.model import (
@@ -155,7 +155,7 @@ class Lab:
         path = self.state_dir / "agent.log" if part == "agent" else logs / f"{part}.log"
         if not path.exists():
             known = sorted(p.stem for p in logs.glob("*.log")) if logs.is_dir() else []
-            raise LabNotRunning(
+            raise InputError(
                 f"no log for part {part!r} in {logs}",
                 hint=f"parts with logs: {', '.join(['agent', *known])}",
             )
