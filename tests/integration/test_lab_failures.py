@@ -156,3 +156,15 @@ def test_missing_postgresql_binaries_are_named_before_anything_starts(
     with pytest.raises(InputError, match="PostgreSQL binaries are missing"):
         Lab(tmp_path / "state").up()
     assert not (tmp_path / "state" / "agent.json").exists()
+
+
+def test_status_logs_and_down_without_a_lab_say_so(tmp_path: Path) -> None:
+    from ial_resilience.cli.main import main
+    from ial_resilience.lab import LabNotRunning
+
+    lab = Lab(tmp_path / "state")
+    with pytest.raises(LabNotRunning, match="no lab is running"):
+        lab.status()
+    with pytest.raises(InputError, match="no log for part 'nope'"):
+        lab.logs("nope")
+    assert main(["lab", "status", "--state-dir", str(tmp_path / "state")]) == 3
