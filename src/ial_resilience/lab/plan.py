@@ -25,6 +25,7 @@ from typing import Any
 import psutil
 
 from ial_resilience.errors import Problem, SpecError
+from ial_resilience.lab.ports import free_port
 from ial_resilience.postgres import bin_dir
 from ial_resilience.spec import load_system
 from ial_resilience.spec.document import Document, read_document
@@ -56,12 +57,6 @@ class Plan:
     def started(self) -> dict[str, ProcessSpec]:
         """Processes `lab up` starts itself, in file order."""
         return {n: p for n, p in self.system.processes.items() if not p.managed}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _raw_ports(document: Document) -> dict[str, int]:

@@ -21,7 +21,7 @@ from ial_resilience.agent.client import AgentClient
 from ial_resilience.errors import IalrError
 from ial_resilience.lab.control.fleet import FleetConfig
 from ial_resilience.lab.control.lb import LoadBalancer
-from ial_resilience.postgres import free_port
+from ial_resilience.lab.ports import free_port
 
 log = logging.getLogger("ialr.lab.supervisor")
 BACKOFF_START_S = 0.25
