@@ -91,12 +91,13 @@ def measure_backup_and_verify(work: Path) -> dict[str, object]:
         run_pg_tool(["pgbench", "-i", "-q", "-s", str(SCALE), source.dsn()], timeout=3600)
         fill_s = time.monotonic() - started
         size = _database_bytes(source.dsn())
-        repo = LocalRepository(work / "repo")
+        repo, repo_counts = LocalRepository(work / "repo"), LocalRepository(work / "repo-c")
         bare, ours, counts = [], [], []
-        backup_id = ""
+        backup_id = counts_id = ""
         for _ in range(ROUNDS):  # alternate, so drift in the machine's load hits all three
             bare.append(_bare_basebackup(source.dsn(), work))
-            counts.append(_our_backup(source.dsn(), repo, SnapshotMode.COUNTS)[0])
+            elapsed, counts_id = _our_backup(source.dsn(), repo_counts, SnapshotMode.COUNTS)
+            counts.append(elapsed)
             elapsed, backup_id = _our_backup(source.dsn(), repo, SnapshotMode.FULL)
             ours.append(elapsed)
         manifest = repo.manifest(backup_id)
@@ -104,6 +105,9 @@ def measure_backup_and_verify(work: Path) -> dict[str, object]:
         started = time.monotonic()
         report = verify(repo, manifest)
         verify_s = time.monotonic() - started
+        started = time.monotonic()
+        report_counts = verify(repo_counts, repo_counts.manifest(counts_id))
+        verify_counts_s = time.monotonic() - started
     finally:
         source.remove()
     return {
@@ -114,6 +118,8 @@ def measure_backup_and_verify(work: Path) -> dict[str, object]:
         "bare_restore_s": bare_restore, "verify_s": verify_s, "verify_passed": report.passed,
         "verify_checks": {c.name: round(c.seconds, 2) for c in report.checks},
         "verify_ratio": verify_s / bare_restore,
+        "verify_counts_s": verify_counts_s, "verify_counts_passed": report_counts.passed,
+        "verify_counts_ratio": verify_counts_s / bare_restore,
     }  # fmt: skip
 
 
@@ -131,6 +137,8 @@ def render(bench: dict[str, object], drills: list[DrillResult], when: str, took:
     counts = bench["ialr_backup_counts_s"]
     assert isinstance(bare, list) and isinstance(ours, list) and isinstance(counts, list)
     ratio_c = float(bench["backup_counts_ratio"])  # type: ignore[arg-type]
+    verify_c = float(bench["verify_counts_s"])  # type: ignore[arg-type]
+    ratio_vc = float(bench["verify_counts_ratio"])  # type: ignore[arg-type]
     mib = size / (1 << 20)
     ratio_b, ratio_v = float(bench["backup_ratio"]), float(bench["verify_ratio"])  # type: ignore[arg-type]
     bare_r, verify_s = float(bench["bare_restore_s"]), float(bench["verify_s"])  # type: ignore[arg-type]
@@ -161,6 +169,9 @@ def render(bench: dict[str, object], drills: list[DrillResult], when: str, took:
         f"| verify-by-restore vs bare restore (GNU tar unpack + start + one query), s "
         f"| {bare_r:.1f} | {verify_s:.1f} ({checks}) | {ratio_v:.2f}× | ≤ 2× | "
         f"{_verdict(ratio_v <= 2 and bool(bench['verify_passed']))} |",
+        f"| the same for the `--snapshot counts` backup (row counts compared), s | {bare_r:.1f} "
+        f"| {verify_c:.1f} | {ratio_vc:.2f}× | ≤ 2× | "
+        f"{_verdict(ratio_vc <= 2 and bool(bench['verify_counts_passed']))} |",
         "",
         "RTO of the `writer-lost` drill (server killed and its data directory deleted → base "
         "backup + streamed WAL restored → the application's query answers), RPO from the "
