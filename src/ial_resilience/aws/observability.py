@@ -15,7 +15,7 @@ Importing this module registers phase 00c with :mod:`ial_resilience.aws.phases`.
 from __future__ import annotations
 
 from ial_resilience.alerting.rules import RuleFile
-from ial_resilience.aws import phase_00c, phases
+from ial_resilience.aws import phase_00c
 from ial_resilience.aws._session import AwsTarget
 from ial_resilience.aws.obs_api import Api
 from ial_resilience.aws.obs_burn_rate import dimension_sets
@@ -26,9 +26,7 @@ from ial_resilience.aws.obs_model import Desired, Kind
 from ial_resilience.aws.obs_scope import BUSINESS_NAMESPACE, Scope
 from ial_resilience.aws.obs_setup import Action, Change, SetupReport, reconcile
 
-PHASE_NAME = phase_00c.NAME
-if PHASE_NAME not in phases.PHASES:  # phases.py may register it itself one day
-    phases.register_phase(PHASE_NAME, phase_00c.build)
+PHASE_NAME = phase_00c.NAME  # registered in ial_resilience.aws.phases
 
 __all__ = [
     "PHASE_NAME",
