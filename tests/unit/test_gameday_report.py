@@ -154,6 +154,14 @@ def test_findings_breaker_failover_and_kill_evidence() -> None:
         1, journal("f", "passed", fault="db.failover", applied_t=2.5), "j", traffic((3.0, 5.0))
     )
     assert failover.findings["failover_users_rto_s"] == pytest.approx(2.51, abs=1e-6)
+    # the failover began (evidence started_at) before the apply returned: errors between the
+    # two belong to it
+    slow = journal("f", "passed", fault="db.failover", applied_t=3.5)
+    slow["faults"][0]["evidence"] = {"started_at": T0 + 2.9}
+    slow_outcome = build_outcome(1, slow, "j", traffic((3.0, 3.4)))
+    assert slow_outcome.faults[0].start == T0 + 2.9
+    # last failure at +3.3 s, next success at +3.4 s answered in 14 ms: 3.414 - 2.9
+    assert slow_outcome.findings["failover_users_rto_s"] == pytest.approx(0.514, abs=1e-6)
     kill = outcome(2, "passed", evidence={"agent_faults": [{"pid": 42, "exit_observed": True}]})
     assert kill.findings["killed"] == [
         {"target": "t", "pids": [42], "exit_observed": True, "respawned_pids": []}

@@ -56,18 +56,29 @@ def fault_windows(journal: Mapping[str, Any]) -> tuple[FaultWindow, ...]:
         if not fault.get("applied"):
             continue
         reverted_t = fault.get("reverted_t")
+        evidence = dict(fault.get("evidence") or {})
         windows.append(
             FaultWindow(
                 fault=str(fault["fault"]),
                 target=str(fault["target"]),
-                start=float(fault["applied_at"]),
+                start=_began(float(fault["applied_at"]), evidence),
                 end=started + float(reverted_t) if reverted_t is not None else None,
                 landed=fault.get("landed"),
                 revert_reason=fault.get("revert_reason"),
-                evidence=dict(fault.get("evidence") or {}),
+                evidence=evidence,
             )
         )
     return tuple(windows)
+
+
+def _began(applied_at: float, evidence: Mapping[str, Any]) -> float:
+    """When the fault really began: the journal's ``applied_at`` is taken once the provider's
+    apply returned, so a slow apply (a failover: promote, then repoint) began earlier; the
+    provider's evidence says when (``started_at``)."""
+    started = evidence.get("started_at")
+    if isinstance(started, int | float) and 0 < applied_at - float(started) < 60.0:
+        return float(started)
+    return applied_at
 
 
 def _marks(journal: Mapping[str, Any], faults: Sequence[FaultWindow]) -> tuple[float | None, ...]:
