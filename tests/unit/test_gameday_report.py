@@ -61,12 +61,13 @@ def journal(
 
 
 def traffic(errors_between: tuple[float, float] | None = None) -> list[Request]:
-    """10 req/s for 12 s from T0; failed inside ``errors_between`` (offsets)."""
+    """10 req/s for 12 s from T0 (every 5th a write); failed inside ``errors_between``."""
     requests = []
     for i in range(120):
         offset = i / 10
         failed = errors_between is not None and errors_between[0] <= offset < errors_between[1]
-        requests.append(Request(T0 + offset, not failed, 500.0 if failed else 10.0 + i % 10))
+        latency = 500.0 if failed else 10.0 + i % 10
+        requests.append(Request(T0 + offset, not failed, latency, write=i % 5 == 4))
     return requests
 
 
@@ -125,12 +126,17 @@ def test_timeline_buckets_are_exact_and_bounded() -> None:
     assert len(long.buckets) <= 240
 
 
-def test_users_rto_from_the_first_error_to_the_next_success() -> None:
+def test_users_rto_until_errors_end_and_a_write_succeeds() -> None:
     requests = traffic((3.0, 5.0))
     # event at +2.5 s; last failure scheduled at +4.9 s; next success at +5.0 s taking 10 ms
     assert users_rto(requests, T0 + 2.5) == pytest.approx(2.51, abs=1e-6)
-    assert users_rto(traffic(), T0) == 0.0
+    # no failure: the first write after +0.1 s is request 4 (+0.4 s, 14 ms)
+    assert users_rto(traffic(), T0 + 0.1) == pytest.approx(0.314, abs=1e-6)
+    # errors end at +0.616 s (request 6), but the first write after the event is request 9
+    # (+0.9 s, 19 ms): users could write again only 0.469 s after it
+    assert users_rto(traffic((0.5, 0.6)), T0 + 0.45) == pytest.approx(0.469, abs=1e-6)
     assert users_rto(traffic((3.0, 99.0)), T0) is None
+    assert users_rto([Request(T0, True, 5.0)], T0) is None  # no write: cannot say
 
 
 def test_findings_breaker_failover_and_kill_evidence() -> None:

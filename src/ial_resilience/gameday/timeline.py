@@ -16,6 +16,7 @@ from ial_resilience.lab.loadgen_record import REQUEST_SERIES, nearest_rank
 from ial_resilience.observability.store import TelemetryStore
 
 MAX_BUCKETS = 240
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,11 @@ class Request:
     ts: float
     ok: bool
     latency_ms: float
+    write: bool = False
+
+    @property
+    def answered_at(self) -> float:
+        return self.ts + self.latency_ms / 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +118,9 @@ def read_requests(store: TelemetryStore, start: float, end: float) -> list[Reque
     found: list[Request] = []
     for series in store.points(REQUEST_SERIES, {}, start, end):
         ok = series.labels.get("outcome") == "ok"
+        write = series.labels.get("method", "GET") in WRITES
         pairs = zip(series.ts, series.values, strict=True)
-        found += [Request(ts, ok, value) for ts, value in pairs]
+        found += [Request(ts, ok, value, write) for ts, value in pairs]
     return sorted(found, key=lambda r: r.ts)
 
 
@@ -126,16 +133,21 @@ def error_window(requests: Sequence[Request], since: float) -> tuple[float, floa
 
 
 def users_rto(requests: Sequence[Request], since: float) -> float | None:
-    """Recovery time seen by users after an event at ``since`` (unix s).
+    """Recovery time seen by users after an event at ``since`` (unix s), e.g. a failover.
 
-    From ``since`` to the first successful request scheduled after the last failed one;
-    0.0 when no request failed; None when nothing succeeded afterwards (not recovered).
+    The later of: the first successful answer after the last failed request (0 when none
+    failed), and the first successful **write** answered after ``since`` (users can write
+    again — a failover always costs that much). None when either never happened (not
+    recovered, or no write was sent).
     """
-    window = error_window(requests, since)
-    if window is None:
-        return 0.0
-    last_failed = max(r.ts for r in requests if r.ts >= since and not r.ok)
-    after = [r for r in requests if r.ts > last_failed and r.ok]
-    if not after:
+    after = [r for r in requests if r.ts >= since]
+    failed = [r.ts for r in after if not r.ok]
+    errors_over: float | None = since
+    if failed:
+        last = max(failed)
+        success = next((r for r in after if r.ts > last and r.ok), None)
+        errors_over = success.answered_at if success else None
+    write = next((r for r in after if r.write and r.ok), None)
+    if errors_over is None or write is None:
         return None
-    return max(0.0, after[0].ts + after[0].latency_ms / 1000.0 - since)
+    return max(0.0, errors_over - since, write.answered_at - since)
