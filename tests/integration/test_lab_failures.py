@@ -14,7 +14,7 @@ import pytest
 
 from ial_resilience.errors import InputError, SpecError
 from ial_resilience.lab import Lab, LabStartFailed
-from ial_resilience.lab.plan import free_port
+from ial_resilience.lab.ports import free_port
 
 pytestmark = pytest.mark.timeout(60)
 

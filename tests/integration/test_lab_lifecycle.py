@@ -36,8 +36,8 @@ def _leaks(pids: set[int], ports: set[int], state_dir: Path) -> dict[str, Any]:
     alive = [p for p in pids if psutil.pid_exists(p)
              and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
     listening = sorted(
-        c.laddr.port for c in psutil.net_connections(kind="tcp")
-        if c.status == psutil.CONN_LISTEN and c.laddr.port in ports
+        port for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and (port := getattr(c.laddr, "port", 0)) in ports
     )  # fmt: skip
     mentioning = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
