@@ -173,7 +173,8 @@ def render(runs: list[dict[str, Any]], report: dict[str, Any], full: dict[str, A
         k = full["kpis"]
         full_text = (
             f"Full library (`ialr gameday`, lab started and stopped by it): wall time "
-            f"{full['wall_s']:.0f} s, game day itself {full['gameday_s']:.0f} s (budget 360 s); "
+            f"{full['wall_s']:.0f} s, of which the report's duration_s (lab start included) "
+            f"{full['gameday_s']:.0f} s (budget 360 s); "
             f"{k['passed']}/{k['experiments']} hypotheses held, availability "
             f"{100 * (k['availability'] or 0):.2f} % over {k['requests']} requests, exit code "
             f"{full['exit_code']}. Statuses: "

@@ -1,7 +1,8 @@
 """report.json (schema ``ialr.gameday/1``) and a self-contained report.html.
 
 report.json: ``schema``, ``title``, ``suite``, ``quick``, ``started_at``/``ended_at`` (unix s),
-``duration_s``, ``interrupted``, ``lab`` (``started_by_gameday``, ``kept``), ``loadgen`` (the
+``duration_s`` (the whole game day, a lab start included), ``lab_ready_s``, ``interrupted``,
+``lab`` (``started_by_gameday``, ``kept``), ``loadgen`` (the
 load generator's summary: rate offered, statuses, latency and skew percentiles, store points
 written/dropped), ``kpis`` (``chaos_pass_rate``, ``passed``/``experiments``, ``by_status``,
 ``mttr_s`` per title, ``mttr_mean_s``, ``mttr_worst_s``, ``not_recovered``, ``availability``

@@ -120,7 +120,14 @@ class Gameday:
         (options.output / "journals").mkdir(exist_ok=True)
         started = time.time()
         with lab_session(options) as lab:
+            lab_ready_s = time.time() - started
             variables = {**lab.variables, "python": sys.executable, **options.variables}
+            if "lb" not in variables:
+                raise InputError(
+                    "the system exports no `lb` (the URL users reach); the load generator "
+                    "needs one",
+                    hint="export lb in the system file, or pass --var lb=http://HOST:PORT",
+                )
             checking = {**variables, **replica_variables(lab.control), "loadgen": PLACEHOLDER}
             suite = load_suite(options.suite, checking)
             self._preflight(suite, lab.state_dir)
@@ -142,6 +149,7 @@ class Gameday:
             "started_at": started,
             "ended_at": ended,
             "duration_s": ended - started,
+            "lab_ready_s": lab_ready_s,
             "interrupted": self.interrupted,
             "lab": {"started_by_gameday": lab.started, "kept": options.keep_lab},
             "loadgen": loadgen_summary,
