@@ -173,6 +173,12 @@ def render(bench: dict[str, object], drills: list[DrillResult], when: str, took:
         f"| {verify_c:.1f} | {ratio_vc:.2f}× | ≤ 2× | "
         f"{_verdict(ratio_vc <= 2 and bool(bench['verify_counts_passed']))} |",
         "",
+        "The full snapshot reads every row once more and sums a 64-bit hash per row "
+        "(`hash_record_extended`), beside the copy; on two cores already busy with other work "
+        "it does not overlap and costs the difference between the first two rows. "
+        "`--snapshot counts` keeps verify-by-restore (row counts) at a fraction of that cost. "
+        "Run-to-run spread on this shared machine is large (see the individual times).",
+        "",
         "RTO of the `writer-lost` drill (server killed and its data directory deleted → base "
         "backup + streamed WAL restored → the application's query answers), RPO from the "
         "heartbeat table:",
