@@ -8,7 +8,13 @@ import pytest
 
 from ial_resilience.errors import InputError
 from ial_resilience.lab.loadgen import LoadConfig, LoadGenerator
-from ial_resilience.lab.loadgen_record import Outcome, RollingWindow, SkewTracker, nearest_rank
+from ial_resilience.lab.loadgen_record import (
+    BoundedSample,
+    Outcome,
+    RollingWindow,
+    SkewTracker,
+    nearest_rank,
+)
 from ial_resilience.lab.loadgen_schedule import (
     FakeClock,
     MixCycle,
@@ -183,3 +189,16 @@ def test_rolling_window_and_skew_summaries() -> None:
     assert {p.labels["stat"]: p.value for p in points} == {"p50": 1.0, "p99": 3.0, "max": 3.0}
     assert all(p.ts == 101.0 for p in points)
     assert nearest_rank([], 50) is None
+
+
+def test_bounded_sample_stays_bounded_and_evenly_spread() -> None:
+    sample = BoundedSample(cap=100)
+    for value in range(99):
+        sample.add(float(value))
+    assert sample.exact and len(sample.values) == 99
+    for value in range(99, 10_000):
+        sample.add(float(value))
+    assert not sample.exact and len(sample.values) < 100
+    assert sample.seen == 10_000 and sample.maximum == 9999.0  # exact whatever was dropped
+    median = nearest_rank(sample.values, 50)
+    assert median is not None and abs(median - 5000) < 300

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from ial_resilience.errors import IalrError, InputError
 from ial_resilience.lab.loadgen_http import HttpPool, HttpProtocolError
 from ial_resilience.lab.loadgen_record import (
+    BoundedSample,
     Outcome,
     RollingWindow,
     SkewTracker,
@@ -94,7 +95,7 @@ class Totals:
     ok: int = 0
     in_flight: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
-    latencies: list[float] = field(default_factory=list)
+    latencies: BoundedSample = field(default_factory=BoundedSample)
 
 
 def classify_error(error: BaseException) -> str:
@@ -215,7 +216,7 @@ class LoadGenerator:
         totals.completed += 1
         totals.ok += outcome.ok
         totals.statuses[outcome.status] += 1
-        totals.latencies.append(outcome.latency_ms)
+        totals.latencies.add(outcome.latency_ms)
         self.window.add(self.clock.now(), outcome.ok, outcome.latency_ms)
         self.recorder.add(outcome.point())
         if self.sink is not None:
@@ -229,7 +230,7 @@ class LoadGenerator:
 
     def summary(self) -> dict[str, Any]:
         totals = self.totals
-        skews = self.skew.all
+        skews = self.skew.all.values
         return {
             "url": self.config.url,
             "rate_target": self.config.rate,
@@ -239,8 +240,9 @@ class LoadGenerator:
             "ok": totals.ok,
             "availability": totals.ok / totals.completed if totals.completed else None,
             "statuses": dict(totals.statuses),
-            "latency_ms": _percentiles(totals.latencies),
-            "skew_ms": {**_percentiles(skews), "max": max(skews, default=None)},
+            "latency_ms": _percentiles(totals.latencies.values),
+            "percentiles_exact": totals.latencies.exact and self.skew.all.exact,
+            "skew_ms": {**_percentiles(skews), "max": self.skew.all.maximum},
             "store": {"written": self.recorder.written, "dropped": self.recorder.dropped},
             "elapsed_s": self.elapsed,
             "window": self.window.stats(self.clock.now()),
@@ -250,7 +252,7 @@ class LoadGenerator:
     def metrics_text(self) -> str:
         """Prometheus text exposition of the live figures."""
         live = self.window.stats(self.clock.now())
-        skew = self.skew.all[-1000:]
+        skew = self.skew.all.values[-1000:]
         lines = [
             "# TYPE ialr_loadgen_requests_total counter",
             f'ialr_loadgen_requests_total{{outcome="ok"}} {self.totals.ok}',

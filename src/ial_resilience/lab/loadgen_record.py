@@ -73,6 +73,34 @@ def nearest_rank(values: Sequence[float], quantile: float) -> float | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+class BoundedSample:
+    """Values for percentiles, bounded: all of them up to ``cap``; past it every other kept
+    value is dropped and then one value in ``stride`` is kept (the stride doubles each time),
+    so a run of any length stays evenly sampled in bounded memory. ``exact`` says whether
+    percentiles are still over every value."""
+
+    def __init__(self, cap: int = 1_000_000) -> None:
+        self.cap = cap
+        self.values: list[float] = []
+        self.seen = 0
+        self.stride = 1
+        self.maximum: float | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.stride == 1
+
+    def add(self, value: float) -> None:
+        self.seen += 1
+        self.maximum = value if self.maximum is None else max(self.maximum, value)
+        if (self.seen - 1) % self.stride:
+            return
+        self.values.append(value)
+        if len(self.values) >= self.cap:
+            self.values = self.values[::2]
+            self.stride *= 2
+
+
 class RollingWindow:
     """Outcomes completed in the last ``seconds`` (by completion time), for live figures.
 
@@ -171,7 +199,7 @@ class SkewTracker:
     def __init__(self) -> None:
         self._second: int | None = None
         self._current: list[float] = []
-        self.all: list[float] = []
+        self.all = BoundedSample()
 
     def add(self, wall: float, skew_ms: float) -> list[Point]:
         """Record one skew; returns the points of a second that just ended (if any)."""
@@ -181,7 +209,7 @@ class SkewTracker:
             points = self.flush()
         self._second = second
         self._current.append(skew_ms)
-        self.all.append(skew_ms)
+        self.all.add(skew_ms)
         return points
 
     def flush(self) -> list[Point]:
