@@ -6,6 +6,7 @@ printed as ``Error: …`` plus a hint, with the error's exit code; never a trace
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -14,36 +15,68 @@ from typer._click.exceptions import NoArgsIsHelpError
 from typer.exceptions import TyperException
 
 from ial_resilience import __version__
-from ial_resilience.cli import agent, alerts, backup, chaos, demo, gameday, lab, observe
 from ial_resilience.errors import ExitCode, IalrError
 
-app = typer.Typer(
-    name="ialr",
-    help=(
-        "IaL resilience toolkit: chaos experiments that always revert, backups proven by "
-        "restore, alerting that is itself tested.\n\n"
-        "Exit codes: 0 passed, 1 deviated, 2 aborted by a guardrail, 3 invalid input, "
-        "4 refused by safety policy, 5 provider error, 6 inconclusive."
-    ),
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+# Command groups are imported only when used: importing every group (boto3, psycopg,
+# OpenTelemetry…) costs seconds, and `ialr lab down` should not pay for `ialr observe`.
+_GROUPS: dict[str, tuple[str, str]] = {
+    "chaos": ("ial_resilience.cli.chaos", "app"),
+    "agent": ("ial_resilience.cli.agent", "app"),
+    "backup": ("ial_resilience.cli.backup", "app"),
+    "recovery": ("ial_resilience.cli.backup", "recovery_app"),
+    "observe": ("ial_resilience.cli.observe", "app"),
+    "alerts": ("ial_resilience.cli.alerts", "app"),
+    "lab": ("ial_resilience.cli.lab", "app"),
+}
+_COMMANDS: dict[str, str] = {
+    "demo": "ial_resilience.cli.demo",
+    "gameday": "ial_resilience.cli.gameday",
+}
+
+HELP = (
+    "IaL resilience toolkit: chaos experiments that always revert, backups proven by "
+    "restore, alerting that is itself tested.\n\n"
+    "Exit codes: 0 passed, 1 deviated, 2 aborted by a guardrail, 3 invalid input, "
+    "4 refused by safety policy, 5 provider error, 6 inconclusive."
 )
-app.add_typer(chaos.app, name="chaos")
-app.add_typer(agent.app, name="agent")
-app.add_typer(backup.app, name="backup")
-app.add_typer(backup.recovery_app, name="recovery")
-app.add_typer(observe.app, name="observe")
-app.add_typer(alerts.app, name="alerts")
-app.add_typer(lab.app, name="lab")
-demo.register(app)
-gameday.register(app)
 
 
-@app.command("version")
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The ``ialr`` app with every command, or with just ``only`` (plus ``version``)."""
+    application = typer.Typer(
+        name="ialr",
+        help=HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for name, (module, attribute) in _GROUPS.items():
+        if only in (None, name):
+            group = getattr(importlib.import_module(module), attribute)
+            application.add_typer(group, name=name)
+    for name, module in _COMMANDS.items():
+        if only in (None, name):
+            importlib.import_module(module).register(application)
+    application.command("version")(version)
+    return application
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``from ial_resilience.cli.main import app`` gives the whole app (tests, docs)."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
+
+
+def _command_of(args: list[str]) -> str | None:
+    first = next((arg for arg in args if not arg.startswith("-")), None)
+    known = first in _GROUPS or first in _COMMANDS or first == "version"
+    return first if known else None
 
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -60,8 +93,9 @@ def report_error(error: IalrError) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``ialr``; returns (and exits with) the process exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = build_app(_command_of(args))(args=args, standalone_mode=False)
     except IalrError as error:
         code = report_error(error)
     except typer.Abort:
