@@ -8,6 +8,7 @@ steady state after → journal. Reverts run in ``finally`` and only for what was
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -294,8 +295,13 @@ class Run:
             provider=self.provider.name,
             expires_at=time.time() + planned.duration,
         )
+        # The fault window starts when apply is called, not when it returns: a slow apply
+        # (a failover, a remote API) is already degrading the target while it runs.
+        started_wall, started_mono = time.time(), time.monotonic()
         try:
-            applied = self.provider.apply(planned)
+            applied = dataclasses.replace(
+                self.provider.apply(planned), applied_wall=started_wall, applied_mono=started_mono
+            )
         except IalrError as error:
             ledger.write(LedgerEvent.REVERTED, planned.key, note="apply failed; nothing applied")
             record.outcomes[planned.index] = FaultOutcome(
