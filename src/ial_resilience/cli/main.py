@@ -63,7 +63,12 @@ def build_app(only: str | None = None) -> typer.Typer:
         if only in (None, name):
             importlib.import_module(module).register(application)
     application.command("version")(version)
+    application.callback()(_root)  # keeps `ialr` a group even when built with one command
     return application
+
+
+def _root() -> None:
+    pass
 
 
 def __getattr__(name: str) -> typer.Typer:
