@@ -52,7 +52,11 @@ class WalReceiver:
             ["pg_receivewal", *common, "-D", self.wal_dir, "--synchronous", "-n"],
             log=self.log,
         )
-        self._wait_streaming(timeout)
+        try:
+            self._wait_streaming(timeout)
+        except BaseException:
+            self.stop()  # never leave a receiver behind (Ctrl-C, timeout)
+            raise
         return self
 
     def _wait_streaming(self, timeout: float) -> None:

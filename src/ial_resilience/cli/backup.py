@@ -283,9 +283,10 @@ def wal_receive(
     with connect(source, action="read the cluster identity") as conn:
         row = conn.execute("SELECT system_identifier::text FROM pg_control_system()").fetchone()
     assert row is not None
-    receiver = WalReceiver(source, _repo(repo).wal_dir(row[0])).start()
-    _console().print(f"streaming WAL into {receiver.wal_dir} (Ctrl-C to stop)")
+    receiver = WalReceiver(source, _repo(repo).wal_dir(row[0]))
     try:
+        receiver.start()
+        _console().print(f"streaming WAL into {receiver.wal_dir} (Ctrl-C to stop)")
         assert receiver.process is not None
         code = receiver.process.wait()
         raise BackupError(f"pg_receivewal stopped (exit {code}); see {receiver.log}")
