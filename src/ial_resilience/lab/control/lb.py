@@ -5,14 +5,18 @@ seen by the LB exactly like a network problem). States follow an ALB target grou
 ``initial`` → ``healthy`` after ``healthy_threshold`` passing checks; ``healthy`` →
 ``unhealthy`` after ``unhealthy_threshold`` failing checks (the target leaves the rotation:
 deregistered from traffic) and back after ``healthy_threshold`` passes. Only ``healthy``
-targets get requests. A request whose connection is refused before anything was sent is tried
-once more on the next target.
+targets get requests. A request that got nothing back from its target (connection refused or
+reset before any response byte: nginx ``proxy_next_upstream error``) is tried once more on
+another healthy target — idempotent methods always, POST only when the connection failed
+before the request was sent — and the failing target leaves the rotation at once (a passive
+health check), so traffic shifts before the next active check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,6 +31,22 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
      "transfer-encoding", "upgrade", "host", "content-length"}
 )  # fmt: skip
+
+
+# Errors raised before any response byte arrived. A connect failure means nothing was sent,
+# so any request may go to another target; the others mean the request may have been sent
+# (the agent link accepts, then resets when the replica is gone), so only idempotent ones are.
+CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+RETRY_ERRORS = (*CONNECT_ERRORS, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+def _retryable(method: str, error: httpx.HTTPError) -> bool:
+    return method.upper() in IDEMPOTENT or isinstance(error, CONNECT_ERRORS)
+
+
+def _error(code: int, message: str) -> Response:
+    return Response(json.dumps({"error": message}), code, media_type="application/json")
 
 
 class TargetState(StrEnum):
@@ -74,6 +94,7 @@ class LoadBalancer:
         self.requests_total = 0
         self.responses: dict[str, int] = {}
         self.in_flight = 0
+        self.passive_marks = 0
         self._arrivals: deque[float] = deque(maxlen=100_000)
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(10.0, connect=1.0),
@@ -144,8 +165,8 @@ class LoadBalancer:
                 self._event("deregistered", target.name, reason=f"health check failed: {error}")
 
     # proxy ---------------------------------------------------------------------------------
-    def _pick(self) -> Target | None:
-        healthy = self.healthy()
+    def _pick(self, exclude: set[str] | frozenset[str] = frozenset()) -> Target | None:
+        healthy = [t for t in self.healthy() if t.name not in exclude]
         if not healthy:
             return None
         return healthy[next(self._turn) % len(healthy)]
@@ -166,28 +187,61 @@ class LoadBalancer:
         body = await request.body()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        tried: set[str] = set()
+        last_error = "no healthy target"
         for _attempt in range(2):
-            target = self._pick()
+            target = self._pick(exclude=tried)
             if target is None:
-                return Response(
-                    '{"error": "no healthy target"}', 503, media_type="application/json"
-                )
+                break
+            tried.add(target.name)
             target.requests += 1
+            outgoing = self._http.build_request(
+                request.method, f"http://{target.address}{path}", headers=headers, content=body
+            )
             try:
-                upstream = await self._http.request(
-                    request.method, f"http://{target.address}{path}", headers=headers, content=body
-                )
-            except httpx.ConnectError:
-                continue  # nothing was sent: the next target may answer
+                upstream = await self._http.send(outgoing, stream=True)
             except httpx.HTTPError as error:
-                message = f'{{"error": "target {target.name}: {type(error).__name__}"}}'
-                return Response(message, 502, media_type="application/json")
-            out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-            out.pop("content-encoding", None)
-            return Response(upstream.content, upstream.status_code, headers=out)
-        return Response(
-            '{"error": "targets refused the connection"}', 502, media_type="application/json"
-        )
+                last_error = f"target {target.name}: {type(error).__name__}"
+                if not self._nothing_received(error):
+                    return _error(502, last_error)
+                self._mark_failed(target, type(error).__name__)
+                if not _retryable(request.method, error):
+                    return _error(502, last_error)
+                continue  # nothing came back from this target: the next one may answer
+            return await self._relay(target, upstream)
+        code = 503 if not tried else 502
+        return _error(code, last_error)
+
+    @staticmethod
+    def _nothing_received(error: httpx.HTTPError) -> bool:
+        """True for errors before any response byte (nginx ``proxy_next_upstream error``)."""
+        return isinstance(error, RETRY_ERRORS)
+
+    def _mark_failed(self, target: Target, error: str) -> None:
+        """Passive health check: a target that failed a request leaves the rotation now.
+
+        It comes back like any unhealthy target: after ``healthy_threshold`` passing checks.
+        """
+        target.last_check_error = f"request failed: {error}"
+        target.passes = 0
+        target.failures = max(target.failures, self.check.unhealthy_threshold)
+        if target.state is not TargetState.UNHEALTHY:
+            was_healthy = target.state is TargetState.HEALTHY
+            target.state = TargetState.UNHEALTHY
+            self.passive_marks += 1
+            if was_healthy:
+                self._event("deregistered", target.name, reason=f"request failed: {error}")
+
+    async def _relay(self, target: Target, upstream: httpx.Response) -> Response:
+        try:
+            content = await upstream.aread()
+        except httpx.HTTPError as error:  # the answer had started: never replayed
+            return _error(502, f"target {target.name}: {type(error).__name__}")
+        finally:
+            await upstream.aclose()
+        out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+        out.pop("content-encoding", None)
+        return Response(content, upstream.status_code, headers=out)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -202,6 +256,8 @@ class LoadBalancer:
             "# TYPE lab_lb_responses_total counter",
             *(f'lab_lb_responses_total{{class="{k}"}} {v}'
               for k, v in sorted(self.responses.items())),
+            "# TYPE lab_lb_passive_marks_total counter",
+            f"lab_lb_passive_marks_total {self.passive_marks}",
             "# TYPE lab_lb_targets gauge",
             *(
                 f'lab_lb_targets{{state="{state}"}} '
