@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The demo succeeds when the game day ran; what the hypotheses found (exit 1 deviated,
+# 2 aborted, 6 inconclusive) is the finding it reports, not a failure of the demo.
+# Tool errors (3 invalid input, 4 refused, 5 provider error) fail it.
 demo: $(STAMP)
-	$(BIN)/ialr gameday --quick
+	@$(BIN)/ialr gameday --quick; rc=$$?; \
+	case $$rc in 0|1|2|6) exit 0;; *) exit $$rc;; esac
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
