@@ -1,8 +1,10 @@
 """An API replica of the lab (an ECS task): orders in PostgreSQL, payments with a breaker.
 
 - ``POST /orders`` ``{"item": str, "amount": number}`` → 201 ``{"id", "status"}``: the order is
-  written, then payments is charged (timeout + one retry with tenacity, inside a pybreaker
-  circuit breaker). When payments fails or the breaker is open the order is kept as
+  written, then payments is charged: each attempt bounded by 250 ms, at most one retry after a
+  jittered 20–80 ms backoff (tenacity) and only within the call's 600 ms deadline, inside a
+  pybreaker circuit breaker (opens after 3 consecutive failures, one trial call after 2 s).
+  When payments fails or the breaker is open the order is kept as
   ``payment_pending`` and the request still succeeds (graceful degradation).
 - ``GET /orders`` (latest 20), ``GET /orders/{id}``, ``DELETE /orders/{id}``.
 - ``GET /health`` (shallow: this process serves), ``GET /metrics`` (Prometheus):
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -39,7 +42,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random,
+)
+from tenacity.stop import stop_base
 
 from ial_resilience.lab._serve import serve
 
@@ -54,14 +64,31 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 """
-PAYMENT_TIMEOUT_S = 0.5
-BREAKER_FAIL_MAX = 5
+# Payments resilience, tuned as a team would (see chaos/README.md "Known findings"): every
+# attempt is bounded well below the users' budget, one retry with jittered backoff only if the
+# call's overall deadline leaves room for a whole attempt, and a breaker that opens after a few
+# consecutive failures and probes with one trial call (half-open) after BREAKER_RESET_S.
+PAYMENT_ATTEMPT_TIMEOUT_S = 0.25
+PAYMENT_DEADLINE_S = 0.6
+PAYMENT_BACKOFF_S = (0.02, 0.08)
+BREAKER_FAIL_MAX = 3
 BREAKER_RESET_S = 2.0
 STATES = {"closed": 0, "half-open": 1, "open": 2}
 
 
 class PaymentFailed(Exception):
     """payments answered 5xx or not at all."""
+
+
+class DeadlineTooClose(stop_base):
+    """Stop retrying when less than half an attempt's timeout is left before the deadline."""
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = self._deadline - time.monotonic() - PAYMENT_BACKOFF_S[1]
+        return left < PAYMENT_ATTEMPT_TIMEOUT_S / 2
 
 
 class Metrics:
@@ -82,26 +109,36 @@ class Metrics:
 
 
 class Payments:
-    """payments through the ``api->payments`` link: timeout, one retry, circuit breaker."""
+    """payments through the ``api->payments`` link: bounded attempts, one retry, a breaker."""
 
     def __init__(self, url: str, metrics: Metrics) -> None:
-        self._http = httpx.Client(base_url=url, timeout=PAYMENT_TIMEOUT_S)
+        self._http = httpx.Client(base_url=url, timeout=PAYMENT_ATTEMPT_TIMEOUT_S)
         self._metrics = metrics
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=BREAKER_FAIL_MAX, reset_timeout=BREAKER_RESET_S, name="payments"
         )
 
-    @retry(
-        stop=stop_after_attempt(2),
-        wait=wait_fixed(0.05),
-        retry=retry_if_exception_type(PaymentFailed),
-        reraise=True,
-    )
     def _charge_once(self, order_id: int, amount: float) -> None:
+        """At most two attempts, all within PAYMENT_DEADLINE_S; raises PaymentFailed."""
+        deadline = time.monotonic() + PAYMENT_DEADLINE_S
+        retrying = Retrying(
+            stop=stop_after_attempt(2) | DeadlineTooClose(deadline),
+            wait=wait_random(*PAYMENT_BACKOFF_S),
+            retry=retry_if_exception_type(PaymentFailed),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                self._attempt(order_id, amount, deadline - time.monotonic())
+
+    def _attempt(self, order_id: int, amount: float, remaining: float) -> None:
+        timeout = max(0.01, min(PAYMENT_ATTEMPT_TIMEOUT_S, remaining))
         try:
-            response = self._http.post("/charge", json={"order": order_id, "amount": amount})
+            response = self._http.post(
+                "/charge", json={"order": order_id, "amount": amount}, timeout=timeout
+            )
         except httpx.HTTPError as error:
-            raise PaymentFailed(str(error)) from error
+            raise PaymentFailed(f"{type(error).__name__}: {error}") from error
         if response.status_code >= 500:
             raise PaymentFailed(f"HTTP {response.status_code}")
 
@@ -125,8 +162,12 @@ class Orders:
     """Orders in PostgreSQL through a psycopg pool."""
 
     def __init__(self, dsn: str) -> None:
+        # check=…: a connection is verified on checkout, so after a failover (the api->db link
+        # repointed, old connections reset) no request gets a dead one; a broken connection is
+        # replaced at once (reconnect_timeout bounds the pool's own retries).
         self._pool = ConnectionPool(
-            dsn, min_size=1, max_size=8, timeout=2.0, open=False,
+            dsn, min_size=2, max_size=10, timeout=1.5, open=False,
+            check=ConnectionPool.check_connection, reconnect_timeout=30.0,
             kwargs={"connect_timeout": 2, "autocommit": True},
         )  # fmt: skip
         self._pool.open(wait=False)
