@@ -1,4 +1,4 @@
-"""The API replica's payments call: bounded attempts, one retry, deadline, breaker (real sockets)."""
+"""The API replica's payments call: bounded attempts, one retry, a deadline, a breaker."""
 
 from __future__ import annotations
 

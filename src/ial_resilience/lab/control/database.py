@@ -3,7 +3,8 @@
 API replicas reach the writer through the ``api->db`` agent link. ``failover()``:
 1. fences the old writer (SIGINT = fast shutdown, SIGKILL after 2 s) so there is never a
    second writer;
-2. promotes the streaming replica (``SELECT pg_promote(true, 10)``) and reads its LSN;
+2. promotes the streaming replica over a direct connection (``SELECT pg_promote(true, 10)``),
+   retried until it verifiably left recovery (``pg_is_in_recovery()``), and reads its LSN;
 3. repoints ``api->db`` to the promoted node and resets the link's open connections, so the
    replicas' pools reconnect through the *same address* to the new writer.
 
@@ -27,6 +28,8 @@ from ial_resilience.errors import FaultRejected
 from ial_resilience.lab.control.fleet import FleetConfig
 
 FENCE_GRACE_S = 2.0
+PROMOTE_DEADLINE_S = 15.0
+PROMOTE_RETRY_S = 0.2
 
 
 class DatabaseEndpoint:
@@ -94,14 +97,39 @@ class DatabaseEndpoint:
 
     @staticmethod
     def _promote(address: str) -> str:
+        """Promote the node at ``address`` (direct, never through a link a fault may affect).
+
+        A connection the server drops while it leaves recovery is retried until
+        PROMOTE_DEADLINE_S; success is verified with ``pg_is_in_recovery()`` being false.
+        """
         host, _, port = address.rpartition(":")
         dsn = f"postgresql://postgres@{host}:{port}/postgres"
-        try:
-            with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
-                recovering = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-                if recovering and recovering[0]:
-                    conn.execute("SELECT pg_promote(true, 10)")
-                row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
-        except psycopg.Error as error:
-            raise FaultRejected(f"promoting the replica at {address} failed: {error}") from error
-        return str(row[0]) if row else ""
+        deadline = time.monotonic() + PROMOTE_DEADLINE_S
+        while True:
+            try:
+                return _promote_once(dsn)
+            except psycopg.Error as error:
+                if time.monotonic() >= deadline:
+                    raise FaultRejected(
+                        f"promoting the replica at {address} failed for "
+                        f"{PROMOTE_DEADLINE_S:g}s: {error}",
+                        hint="see `ialr lab logs db-replica`; `ialr lab down && ialr lab up` "
+                        "gives a fresh writer and replica",
+                    ) from error
+            time.sleep(PROMOTE_RETRY_S)
+
+
+def _promote_once(dsn: str) -> str:
+    """One attempt: promote if still in recovery, then verify; the writer's current LSN."""
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=2) as conn:
+        if _in_recovery(conn):
+            conn.execute("SELECT pg_promote(true, 10)")
+        if _in_recovery(conn):
+            raise psycopg.OperationalError("still in recovery after pg_promote")
+        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    return str(row[0]) if row else ""
+
+
+def _in_recovery(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    return bool(row and row[0])
