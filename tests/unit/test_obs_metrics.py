@@ -42,6 +42,35 @@ def test_emf_documents_follow_the_specification() -> None:
     assert depth["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [[]]
 
 
+
+def test_emf_routes_the_plan_families_to_their_namespaces() -> None:
+    stream = io.StringIO()
+    metrics.setup_metrics(sinks=("emf",), namespace="IaL/Test", emf_stream=stream)
+    metrics.count("deployment.failed", stack="api")
+    metrics.count("chaos.passed", experiment="kill-one")
+    metrics.gauge("resilience.score", 87.5)
+    metrics.count("orders.created")
+    namespaces = [
+        json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+        for line in stream.getvalue().splitlines()
+    ]
+    assert namespaces == ["IaL/Business", "IaL/Chaos", "IaL/Resilience", "IaL/Test"]
+
+
+def test_emf_publishes_the_extra_dimension_sets_slo_alarms_select_by() -> None:
+    stream = io.StringIO()
+    sets = {"http.requests": (("service",), ("service", "outcome"), ("zone",))}
+    metrics.setup_metrics(sinks=("emf",), emf_stream=stream, dimension_sets=sets)
+    metrics.count("http.requests", service="api", outcome="error")
+    metrics.count("other.metric", service="api")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    # the point's own set first, then each extra set it can fill; ("zone",) it cannot
+    assert first["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
+        ["service", "outcome"],
+        ["service"],
+    ]
+    assert second["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+
 def test_prometheus_exposition_and_dimension_mismatch_counted() -> None:
     metrics.setup_metrics(sinks=("prometheus",))
     metrics.count("prom.orders", 2, region="eu")

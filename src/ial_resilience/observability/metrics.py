@@ -18,7 +18,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -31,6 +31,25 @@ from ial_resilience.observability.store import Point, TelemetryStore
 
 DEFAULT_NAMESPACE = "IaL/Resilience"
 MAX_DIMENSIONS = 30  # CloudWatch: at most 30 dimensions per dimension set
+
+# The namespace each metric family belongs to on CloudWatch (the dashboards and alarms of
+# ``ialr observe`` read them there); names outside these families use the sink's namespace.
+FAMILY_NAMESPACES: dict[str, str] = {
+    "deployment.": "IaL/Business",
+    "validation.": "IaL/Business",
+    "rollback.": "IaL/Business",
+    "chaos.": "IaL/Chaos",
+    "recovery.": "IaL/Resilience",
+    "resilience.": "IaL/Resilience",
+}
+
+
+def namespace_for(name: str, default: str = DEFAULT_NAMESPACE) -> str:
+    """The CloudWatch namespace of metric ``name`` (by family prefix, else ``default``)."""
+    for prefix, namespace in FAMILY_NAMESPACES.items():
+        if name.startswith(prefix):
+            return namespace
+    return default
 
 
 class Kind(StrEnum):
@@ -53,17 +72,34 @@ class Sink(Protocol):
 
 
 def emf_document(
-    namespace: str, kind: Kind, name: str, value: float, dims: Mapping[str, str], ts: float
+    namespace: str,
+    kind: Kind,
+    name: str,
+    value: float,
+    dims: Mapping[str, str],
+    ts: float,
+    extra_sets: Sequence[Sequence[str]] = (),
 ) -> dict[str, Any]:
-    """One EMF document (CloudWatch embedded metric format specification)."""
+    """One EMF document (CloudWatch embedded metric format specification).
+
+    ``extra_sets`` are further dimension sets to publish the point under (CloudWatch matches
+    dimensions exactly; an SLO alarm selecting by ``service`` alone needs the point under
+    ``(service,)`` too — see ``ial_resilience.aws.observability.dimension_sets``). Sets that
+    name a dimension the point does not carry are skipped.
+    """
     keys = list(dims)[:MAX_DIMENSIONS]
+    sets = [keys]
+    for extra in extra_sets:
+        chosen = list(extra)
+        if chosen != keys and chosen not in sets and all(k in dims for k in chosen):
+            sets.append(chosen)
     return {
         "_aws": {
             "Timestamp": int(ts * 1000),
             "CloudWatchMetrics": [
                 {
                     "Namespace": namespace,
-                    "Dimensions": [keys],
+                    "Dimensions": sets,
                     "Metrics": [{"Name": name, "Unit": UNITS[kind]}],
                 }
             ],
@@ -76,15 +112,26 @@ def emf_document(
 class EmfSink:
     name = "emf"
 
-    def __init__(self, namespace: str = DEFAULT_NAMESPACE, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        namespace: str = DEFAULT_NAMESPACE,
+        stream: IO[str] | None = None,
+        *,
+        route_families: bool = True,
+        dimension_sets: Mapping[str, Sequence[Sequence[str]]] | None = None,
+    ) -> None:
         self.namespace = namespace
         self.stream = stream
+        self.route_families = route_families
+        self.dimension_sets = dict(dimension_sets or {})
         self._lock = threading.Lock()
 
     def record(
         self, kind: Kind, name: str, value: float, dims: Mapping[str, str], ts: float
     ) -> None:
-        line = json.dumps(emf_document(self.namespace, kind, name, value, dims, ts))
+        namespace = namespace_for(name, self.namespace) if self.route_families else self.namespace
+        extra = self.dimension_sets.get(name, ())
+        line = json.dumps(emf_document(namespace, kind, name, value, dims, ts, extra))
         with self._lock:
             stream = self.stream or sys.stdout
             stream.write(line + "\n")
@@ -196,12 +243,21 @@ def setup_metrics(
     namespace: str = DEFAULT_NAMESPACE,
     store: TelemetryStore | str | Path | None = None,
     emf_stream: IO[str] | None = None,
+    dimension_sets: Mapping[str, Sequence[Sequence[str]]] | None = None,
 ) -> list[Sink]:
-    """Choose where metrics go; replaces earlier sinks (flushing them)."""
+    """Choose where metrics go; replaces earlier sinks (flushing them).
+
+    On EMF, the plan's metric families go to their own namespace (``deployment.*``,
+    ``validation.*``, ``rollback.*`` → ``IaL/Business``; ``chaos.*`` → ``IaL/Chaos``;
+    ``recovery.*``, ``resilience.*`` → ``IaL/Resilience``) and every other metric to
+    ``namespace``; ``dimension_sets`` (metric → extra dimension sets, e.g. from
+    ``ial_resilience.aws.observability.dimension_sets(rules)``) publishes each point under
+    the sets compiled SLO alarms select by.
+    """
     built: list[Sink] = []
     for name in sinks:
         if name == "emf":
-            built.append(EmfSink(namespace, emf_stream))
+            built.append(EmfSink(namespace, emf_stream, dimension_sets=dimension_sets))
         elif name == "prometheus":
             built.append(PrometheusSink())
         elif name == "store":
