@@ -42,7 +42,6 @@ def test_emf_documents_follow_the_specification() -> None:
     assert depth["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [[]]
 
 
-
 def test_emf_routes_the_plan_families_to_their_namespaces() -> None:
     stream = io.StringIO()
     metrics.setup_metrics(sinks=("emf",), namespace="IaL/Test", emf_stream=stream)
@@ -70,6 +69,7 @@ def test_emf_publishes_the_extra_dimension_sets_slo_alarms_select_by() -> None:
         ["service"],
     ]
     assert second["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+
 
 def test_prometheus_exposition_and_dimension_mismatch_counted() -> None:
     metrics.setup_metrics(sinks=("prometheus",))
