@@ -26,6 +26,7 @@ from ial_resilience.engine.providers.local import LocalProvider
 from ial_resilience.engine.run import Observer, Run, RunOptions
 from ial_resilience.errors import IalrError, InputError
 from ial_resilience.gameday import kpis as kpis_mod
+from ial_resilience.gameday.labcheck import verify_lab
 from ial_resilience.gameday.outcome import ExperimentOutcome, build_outcome
 from ial_resilience.gameday.report import build_report, check_writable, write_report
 from ial_resilience.gameday.timeline import read_requests
@@ -172,6 +173,7 @@ class Gameday:
         runs: list[_Run] = []
         total = len(suite.experiments)
         for index, entry in enumerate(suite.experiments, start=1):
+            lab_check = verify_lab(lab.state_dir, lab.control)
             settled = loadgen.settle(SettleRule())
             names = {**variables, **replica_variables(lab.control), **entry.vars}
             experiment = load_experiment(entry.path, names)
@@ -180,7 +182,7 @@ class Gameday:
             before = restarts_total(lab.control)
             journal = self._one(experiment, Path(entry.path), path, lab)
             after = restarts_total(lab.control)
-            extra: dict[str, Any] = {"settle_before": settled}
+            extra: dict[str, Any] = {"settle_before": settled, "lab_before": lab_check.as_dict()}
             if before is not None and after is not None:
                 extra["restarts"] = after - before
             runs.append(_Run(index, journal, path, extra))

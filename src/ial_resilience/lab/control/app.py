@@ -152,7 +152,8 @@ def control_app(plane: ControlPlane) -> Starlette:
         return await run_in_threadpool(plane.database.failover)
 
     async def metrics(request: Request) -> Response:
-        return Response(plane.lb.metrics(), media_type="text/plain; version=0.0.4")
+        text = plane.lb.metrics() + plane.autoscaler.metrics()
+        return Response(text, media_type="text/plain; version=0.0.4")
 
     async def targets(request: Request) -> Any:
         return {"targets": plane.lb.targets(), "events": list(plane.lb.events)}

@@ -130,6 +130,18 @@ class Autoscaler:
         del self.events[:-200]
         log.info("%s: %d replicas %s", kind, replicas, details)
 
+    def metrics(self) -> str:
+        """Prometheus text: desired and running replicas, scale-outs refused by a limit."""
+        refused = sum(len(limit.refused) for limit in self.history)
+        lines = [
+            "# TYPE lab_autoscaler_desired gauge", f"lab_autoscaler_desired {self.desired}",
+            "# TYPE lab_autoscaler_replicas gauge",
+            f"lab_autoscaler_replicas {len(self._supervisor.replicas)}",
+            "# TYPE lab_autoscaler_scale_outs_refused_total counter",
+            f"lab_autoscaler_scale_outs_refused_total {refused}",
+        ]  # fmt: skip
+        return "\n".join(lines) + "\n"
+
     def status(self) -> dict[str, Any]:
         return {
             "min": self.minimum, "max": self.maximum, "target_rps": self.target_rps,

@@ -17,7 +17,7 @@ class FleetConfig:
     env: dict[str, str] = field(default_factory=dict)
     min_replicas: int = 2
     max_replicas: int = 4
-    target_rps: float = 40.0  # autoscaler: requests/s per replica it aims at
+    target_rps: float = 20.0  # autoscaler: requests/s per replica it aims at
     db_link: str = "api->db"
     db_primary: str = ""  # process name
     db_primary_address: str = ""
