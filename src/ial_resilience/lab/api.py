@@ -75,6 +75,11 @@ PAYMENT_BACKOFF_S = (0.02, 0.08)
 BREAKER_FAIL_MAX = 3
 BREAKER_RESET_S = 2.0
 MAX_CONNECTIONS = 10
+# Load shedding: a request that waited longer than this (since the LB received it) before a
+# worker took it is answered 503 at once. Its user has most likely given up (the game day's
+# users wait 2 s); doing its work anyway is what keeps an overloaded replica overloaded after
+# the overload is gone (a metastable failure).
+SHED_AFTER_S = 1.0
 STATES = {"closed": 0, "half-open": 1, "open": 2}
 
 
@@ -93,6 +98,16 @@ class DeadlineTooClose(stop_base):
         return left < PAYMENT_ATTEMPT_TIMEOUT_S / 2
 
 
+def queued_since(request: Request) -> float:
+    """When the request entered the system: the LB's ``X-Request-Start: t=<unix ms>`` (the
+    nginx/Heroku convention), else now."""
+    raw = request.headers.get("x-request-start", "").removeprefix("t=")
+    try:
+        return float(raw) / 1000.0
+    except ValueError:
+        return time.time()
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -104,6 +119,9 @@ class Metrics:
         )
         self.orders = Counter(
             "lab_api_orders", "orders by status", ["status"], registry=self.registry
+        )
+        self.shed = Counter(
+            "lab_api_shed", "requests shed after queueing too long", registry=self.registry
         )
         self.breaker = Gauge(
             "lab_api_breaker_state", "0 closed, 1 half-open, 2 open", registry=self.registry
@@ -240,9 +258,18 @@ def build_app(name: str, orders: Orders, payments: Payments, metrics: Metrics) -
         metrics.requests.labels(route, str(code)).inc()
         return JSONResponse(body, status_code=code)
 
-    async def guarded(route: str, work: Any) -> JSONResponse:
+    async def guarded(route: str, work: Any, request: Request) -> JSONResponse:
+        since = queued_since(request)
+
+        def shed_or_work() -> tuple[Any, int]:
+            waited = time.time() - since
+            if waited > SHED_AFTER_S:
+                metrics.shed.inc()
+                return {"error": f"overloaded: queued {waited:.2f}s, shed (retry later)"}, 503
+            return work()  # type: ignore[no-any-return]
+
         try:
-            body, code = await run_in_threadpool(work)
+            body, code = await run_in_threadpool(shed_or_work)
         except (psycopg.Error, PoolTimeout) as error:
             return answer(route, {"error": f"database unavailable: {error}"[:300]}, 503)
         return answer(route, body, code)
@@ -269,14 +296,14 @@ def build_app(name: str, orders: Orders, payments: Payments, metrics: Metrics) -
             metrics.orders.labels(status).inc()
             return {"id": order_id, "status": status, "payment": outcome, "replica": name}, 201
 
-        return await guarded("orders", work)
+        return await guarded("orders", work, request)
 
     async def listing(request: Request) -> JSONResponse:
         def work() -> tuple[Any, int]:
             rows = orders.run(f"SELECT {columns} FROM orders ORDER BY id DESC LIMIT 20")
             return {"orders": [_order(r) for r in rows], "replica": name}, 200
 
-        return await guarded("orders", work)
+        return await guarded("orders", work, request)
 
     async def one(request: Request) -> JSONResponse:
         order_id = int(request.path_params["order_id"])
@@ -285,7 +312,7 @@ def build_app(name: str, orders: Orders, payments: Payments, metrics: Metrics) -
             rows = orders.run(f"SELECT {columns} FROM orders WHERE id = %s", (order_id,))
             return (_order(rows[0]), 200) if rows else ({"error": "no such order"}, 404)
 
-        return await guarded("order", work)
+        return await guarded("order", work, request)
 
     async def delete(request: Request) -> JSONResponse:
         order_id = int(request.path_params["order_id"])
@@ -294,7 +321,7 @@ def build_app(name: str, orders: Orders, payments: Payments, metrics: Metrics) -
             rows = orders.run("DELETE FROM orders WHERE id = %s RETURNING id", (order_id,))
             return ({"deleted": order_id}, 200) if rows else ({"error": "no such order"}, 404)
 
-        return await guarded("order", work)
+        return await guarded("order", work, request)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "replica": name, "pid": os.getpid()})

@@ -184,8 +184,10 @@ class LoadBalancer:
         return response
 
     async def _forward(self, request: Request) -> Response:
+        received = time.time()
         body = await request.body()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers.setdefault("x-request-start", f"t={int(received * 1000)}")
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         tried: set[str] = set()
         last_error = "no healthy target"
