@@ -83,6 +83,8 @@ class DrillResult(BaseModel):
     writes_lost: int | None = None  # committed heartbeats missing after the restore
     steps: dict[str, float] = {}
     detail: str = ""
+    lab: bool = False  # drilled on the lab, under the load generator's traffic
+    restore_s: float | None = None  # the drill's own restore time (files + recovery + start)
 
 
 def state_dir() -> Path:
@@ -97,13 +99,16 @@ def record(result: DrillResult, directory: Path | None = None) -> Path:
     directory = directory or history_dir()
     directory.mkdir(parents=True, exist_ok=True)
     stamp = result.started_at.strftime("%Y%m%dT%H%M%S%fZ")
-    path = directory / f"{stamp}-{result.scenario.value}.json"
+    where = "lab-" if result.lab else ""
+    path = directory / f"{stamp}-{where}{result.scenario.value}.json"
     path.write_text(result.model_dump_json(indent=2))
     return path
 
 
-def latest_results(directory: Path | None = None) -> dict[Scenario, DrillResult]:
-    """The newest recorded result of each scenario."""
+def latest_results(
+    directory: Path | None = None, *, lab: bool = False
+) -> dict[Scenario, DrillResult]:
+    """The newest recorded result of each scenario (the lab's drills with ``lab=True``)."""
     directory = directory or history_dir()
     found: dict[Scenario, DrillResult] = {}
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
@@ -111,7 +116,8 @@ def latest_results(directory: Path | None = None) -> dict[Scenario, DrillResult]
             result = DrillResult.model_validate_json(path.read_text())
         except ValueError:
             continue
-        found[result.scenario] = result
+        if result.lab == lab:
+            found[result.scenario] = result
     return found
 
 

@@ -91,7 +91,30 @@ def _measured(result: DrillResult | None) -> str:
     ])  # fmt: skip
 
 
-def render(results: dict[Scenario, DrillResult]) -> str:
+def _measured_on_lab(result: DrillResult | None) -> list[str]:
+    if result is None:
+        return ["_Not drilled on the lab yet: run the command above._"]
+    rto = "n/a" if result.rto_s is None else format_duration(result.rto_s)
+    rpo = "n/a" if result.rpo_s is None else format_duration(result.rpo_s)
+    restore = "n/a" if result.restore_s is None else format_duration(result.restore_s)
+    return [
+        f"| last lab drill | {result.started_at.strftime('%Y-%m-%d %H:%M UTC')} |",
+        "|---|---|",
+        f"| result | {result.status.value} |",
+        f"| RTO as users saw it (disaster → first successful write) | {rto} (target < "
+        f"{format_duration(result.rto_target_s)}) |",
+        f"| of which the restore (files, WAL replay, start) | {restore} |",
+        f"| RPO (last committed heartbeat lost) | {rpo} (target ≤ "
+        f"{format_duration(result.rpo_target_s)}) |",
+        f"| WAL segments replayed | {result.wal_segments} |",
+        f"| committed writes lost | {_count(result.writes_lost)} |",
+        f"| data check | {result.detail} |",
+    ]  # fmt: skip
+
+
+def render(
+    results: dict[Scenario, DrillResult], lab: dict[Scenario, DrillResult] | None = None
+) -> str:
     lines = [
         "# Recovery procedures",
         "",
@@ -102,6 +125,11 @@ def render(results: dict[Scenario, DrillResult]) -> str:
         "application's query answers again) and **RPO** (the last committed heartbeat before",
         "the disaster minus the newest heartbeat in the restored database; the drill writes",
         "one every 50 ms). Drill results live in `$IALR_STATE_DIR/history/recovery/`.",
+        "",
+        "`ialr recovery test --lab` runs the same disasters on the lab's writer (behind the",
+        "`api->db` link) while the load generator sends orders: there the RTO is what users",
+        "saw, from the disaster to their first successful write after it, and the restored",
+        "server takes the writer's place (same port, `api->db` repointed).",
         "",
         "## Before any disaster",
         "",
@@ -121,4 +149,7 @@ def render(results: dict[Scenario, DrillResult]) -> str:
                   f"Drill: `ialr recovery test {scenario.value}`", "", "Steps:", ""]  # fmt: skip
         lines += [f"{n}. {step}" for n, step in enumerate(procedure.steps, start=1)]
         lines += ["", _measured(results.get(scenario)), ""]
+        lines += [f"On the lab, under the load generator's traffic: "
+                  f"`ialr recovery test --lab {scenario.value}`", ""]  # fmt: skip
+        lines += [*_measured_on_lab((lab or {}).get(scenario)), ""]
     return "\n".join(lines)

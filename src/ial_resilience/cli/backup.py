@@ -306,6 +306,20 @@ def _run_one(scenario: drills.Scenario, rows: int, scale: int, quiet: bool) -> d
                                       detail=f"drill failed: {error.message}")  # fmt: skip
 
 
+def _run_on_lab(
+    chosen: list[drills.Scenario], state_dir: Path | None, keep_lab: bool, quiet: bool
+) -> list[drills.DrillResult]:
+    from ial_resilience.backup import lab_drills
+
+    with _progress("lab drills", quiet) as step:
+        return lab_drills.run_lab_drills(chosen, state_dir=state_dir, keep_lab=keep_lab,
+                                         on_step=step)  # fmt: skip
+
+
+def _name(result: drills.DrillResult) -> str:
+    return f"lab-{result.scenario.value}" if result.lab else result.scenario.value
+
+
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else format_duration(value)
 
@@ -319,12 +333,37 @@ def recovery_test(
     pgbench_scale: Annotated[
         int, typer.Option(min=0, help="also fill with pgbench -i at this scale (bigger RTO)")
     ] = 0,
+    on_lab: Annotated[
+        bool,
+        typer.Option(
+            "--lab",
+            help="drill on the lab's database while the load generator runs (RTO as users "
+            "saw it); starts the lab for the state dir if none runs and stops it afterwards",
+        ),
+    ] = False,
+    keep_lab: Annotated[
+        bool, typer.Option("--keep-lab", help="with --lab: leave a lab this command started")
+    ] = False,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="with --lab: the lab/agent state dir")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Run recovery drills on a real PostgreSQL; record RTO/RPO; exit 0 only if all pass."""
+    """Run recovery drills on a real PostgreSQL; record RTO/RPO; exit 0 only if all pass.
+
+    Without --lab each drill runs on a private PostgreSQL. With --lab the drills run one after
+    the other against the lab's writer (behind the `api->db` link) under live traffic: RTO is
+    from the disaster to the load generator's first successful write, RPO from a heartbeat
+    table; the restored server replaces the writer on the same port and the lab is left
+    healthy (or stopped, if this command started it and --keep-lab is not given).
+    """
     chosen = [drills.parse_scenario(scenario)] if scenario else list(drills.Scenario)
-    results = [_run_one(s, rows, pgbench_scale, as_json) for s in chosen]
-    paths = [drills.record(r) for r in results]
+    if on_lab:
+        results = _run_on_lab(chosen, state_dir, keep_lab, as_json)
+    else:
+        results = [_run_one(s, rows, pgbench_scale, as_json) for s in chosen]
+    history = drills.history_dir() if state_dir is None else state_dir / "history" / "recovery"
+    paths = [drills.record(r, history) for r in results]
     if as_json:
         _print_json([{**r.model_dump(mode="json"), "recorded": str(p)}
                      for r, p in zip(results, paths, strict=True)])  # fmt: skip
@@ -333,7 +372,7 @@ def recovery_test(
         for r in results:
             colour = "green" if r.status == drills.DrillStatus.PASSED else "red"
             table.add_row(
-                r.scenario.value,
+                _name(r),
                 _ms(r.rto_s),
                 f"< {format_duration(r.rto_target_s)}",
                 _ms(r.rpo_s),
@@ -345,8 +384,10 @@ def recovery_test(
         console.print(table)
         for r in results:
             if r.status != drills.DrillStatus.PASSED:
-                console.print(f"{r.scenario.value}: {r.detail}")
-        console.print(f"recorded in {drills.history_dir()}")
+                console.print(f"{_name(r)}: {r.detail}")
+            elif r.lab:
+                console.print(f"{_name(r)}: restore {_ms(r.restore_s)} of the RTO; {r.detail}")
+        console.print(f"recorded in {history}")
     if any(r.status != drills.DrillStatus.PASSED for r in results):
         raise typer.Exit(int(ExitCode.DEVIATED))
 
@@ -358,7 +399,7 @@ def recovery_docs(
     """Write RECOVERY_PROCEDURES.md from the last recorded drill of each scenario."""
     results = drills.latest_results()
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(procedures.render(results))
+    out.write_text(procedures.render(results, drills.latest_results(lab=True)))
     _console().print(f"wrote {out} ({len(results)} of {len(drills.Scenario)} scenarios drilled)")
 
 
