@@ -93,6 +93,13 @@ def test_every_fault_shows_evidence_that_it_landed(gameday: dict[str, Any]) -> N
         assert all(f["evidence"] for f in e["faults"]), e["title"]
 
 
+def test_every_experiment_started_on_a_whole_lab(gameday: dict[str, Any]) -> None:
+    for e in gameday["report"]["experiments"]:
+        before = e["findings"]["lab_before"]
+        assert before["leftover_faults"] == [], e["title"]  # the engine reverted every fault
+        assert before["whole"] is True, (e["title"], before["problems"])
+
+
 def test_the_html_holds_every_experiments_chart_and_data(gameday: dict[str, Any]) -> None:
     html = (gameday["output"] / "report.html").read_text()
     report = gameday["report"]
