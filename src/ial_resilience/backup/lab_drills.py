@@ -32,6 +32,7 @@ disaster's mark is present after the restore (read through ``api->db``).
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -74,6 +75,7 @@ from ial_resilience.lab import Lab, LabInfo
 LOAD_RATE = 50.0  # requests/s; the default mix sends one POST /orders in five
 LAB_UP_TIMEOUT_S = 90.0
 FIRST_WRITE_TIMEOUT_S = 60.0
+_RESTORED = re.compile(r"db-r(\d+)(?:-lost-\d+)?$")
 TRAFFIC_BEATS = 20  # heartbeats (~1 s) of traffic between the backup and the disaster
 
 
@@ -217,13 +219,18 @@ _DISASTERS: dict[Scenario, Callable[[LabDrillContext, _Prepared], _Disaster]] = 
 
 
 # -- restoring and measuring -----------------------------------------------------------------
-def _restore(
-    ctx: LabDrillContext, scenario: Scenario, prepared: _Prepared, disaster: _Disaster
-) -> int:
+def _new_data_dir(lab_dir: Path) -> Path:
+    """``db-r1``, ``db-r2`` … (after any earlier one, lost ones included): short, because the
+    server's socket path (``.NAME.run/…``) must fit in 107 bytes under a long state dir."""
+    taken = [int(m.group(1)) for p in lab_dir.iterdir() if (m := _RESTORED.match(p.name))]
+    return lab_dir / f"db-r{max(taken, default=0) + 1}"
+
+
+def _restore(ctx: LabDrillContext, prepared: _Prepared, disaster: _Disaster) -> int:
     """Restore into a new directory on the writer's port and make it the lab's writer."""
     prepared.heartbeat.stop()
     prepared.receiver.stop()
-    data = ctx.writer.data_dir.parent / f"restored-{scenario.value}-{time.time_ns()}"
+    data = _new_data_dir(ctx.writer.data_dir.parent)
     ctx.on_step("restoring")
     started = time.monotonic()
     result = restoring.restore_physical(prepared.repo, prepared.manifest, data,
@@ -297,7 +304,7 @@ def run_lab_drill(ctx: LabDrillContext, scenario: Scenario) -> DrillResult:
     try:
         prepared = _prepare(ctx, scenario)
         disaster = _DISASTERS[scenario](ctx, prepared)
-        segments = _restore(ctx, scenario, prepared, disaster)
+        segments = _restore(ctx, prepared, disaster)
         return _measure(ctx, scenario, started, prepared, disaster, segments)
     except (IalrError, psycopg.Error) as error:
         message = error.message if isinstance(error, IalrError) else str(error).strip()
