@@ -3,7 +3,8 @@
 One run (own lab in a private state dir, kept with ``--keep-lab`` so the test can look at it):
 every drill passes with a positive, bounded RTO measured from the load generator's records,
 writer-lost loses at most 1 s, the restored writer serves writes through the same ``api->db``
-address, and ``ialr lab down`` afterwards leaves no process and no port behind.
+address, the replica streams again from it, and ``ialr lab down`` afterwards leaves no process
+and no port behind.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ def _served_by(dsn: str) -> str:
     return str(row[0])
 
 
+def _replicas_streaming(dsn: str) -> int:
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' "
+            "AND application_name <> 'pg_receivewal'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_three_lab_drills_under_traffic_then_lab_down_leaves_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -89,7 +100,9 @@ def test_three_lab_drills_under_traffic_then_lab_down_leaves_nothing(
         answer = httpx.post(f"{info.exports['lb']}/orders", json={"item": "x", "amount": 1})
         assert answer.status_code == 201, answer.text
         parts = {p["name"]: p["state"] for p in lab.status()["parts"]}
-        assert parts["db-primary"] == "healthy"
+        assert parts["db-primary"] == parts["db-replica"] == "healthy"
+        assert recorded[Scenario.CORRUPTION].detail.endswith("replica rebuilt")
+        assert _replicas_streaming(info.exports["db_primary_dsn"]) == 1
         pids, ports = _footprint(lab)
     finally:
         if lab.info() is not None:

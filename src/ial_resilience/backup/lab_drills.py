@@ -60,6 +60,7 @@ from ial_resilience.backup.lab_stage import (
     current_writer,
     forget_recovery_settings,
     kill_writer,
+    reseed_replica,
     take_over,
     wait_first_write_after,
     wait_port_free,
@@ -336,8 +337,9 @@ def run_lab_drills(
         info = lab.up(timeout=LAB_UP_TIMEOUT_S)
     else:
         info = lab.require()
+    keep = keep_lab or not started_lab
     try:
-        return _with_traffic(lab, info, scenarios, rate, on_step)
+        return _with_traffic(lab, info, scenarios, rate, on_step, reseed=keep)
     finally:
         if started_lab and not keep_lab:
             on_step("stopping the lab")
@@ -345,7 +347,13 @@ def run_lab_drills(
 
 
 def _with_traffic(
-    lab: Lab, info: LabInfo, scenarios: list[Scenario], rate: float, on_step: Step
+    lab: Lab,
+    info: LabInfo,
+    scenarios: list[Scenario],
+    rate: float,
+    on_step: Step,
+    *,
+    reseed: bool,
 ) -> list[DrillResult]:
     work = lab.state_dir / "recovery-lab" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     work.mkdir(parents=True, exist_ok=True)
@@ -358,6 +366,18 @@ def _with_traffic(
             loadgen.wait_for_traffic(TRAFFIC_BEATS)
             writer = current_writer(agent, info.exports["db_primary_dsn"])
             ctx = LabDrillContext(info, agent, work, store, writer, on_step)
-            return [run_lab_drill(ctx, scenario) for scenario in scenarios]
+            results = [run_lab_drill(ctx, scenario) for scenario in scenarios]
         finally:
             loadgen.stop()
+        if reseed and ctx.writer != writer:
+            results[-1] = _with_replica(ctx, results[-1])
+    return results
+
+
+def _with_replica(ctx: LabDrillContext, last: DrillResult) -> DrillResult:
+    """The lab stays: rebuild its replica from the restored writer, say so in the result."""
+    ctx.on_step("rebuilding the replica from the restored writer")
+    if reseed_replica(ctx.agent, ctx.writer):
+        return last.model_copy(update={"detail": f"{last.detail}; replica rebuilt"})
+    note = "the replica did not stream again from the restored writer (`ialr lab logs db-replica`)"
+    return last.model_copy(update={"detail": f"{last.detail}; {note}"})

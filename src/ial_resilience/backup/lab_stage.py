@@ -18,6 +18,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -30,6 +31,8 @@ from ial_resilience.postgres import PostgresInstance
 
 DB_LINK = "api->db"
 WRITER = "db-primary"
+REPLICA = "db-replica"
+REPLICA_STREAMING_S = 60.0
 PORT_FREE_S = 15.0
 POLL_S = 0.05
 
@@ -57,6 +60,15 @@ class LabWriter:
         return self.instance.pid
 
 
+def _data_dir(process: dict[str, Any]) -> Path | None:
+    """A lab server's data directory: ``postgres -D DIR`` (or pgnode's ``--data DIR``)."""
+    argv = [str(a) for a in process.get("argv") or []]
+    with contextlib.suppress(psutil.Error, ValueError):
+        argv = psutil.Process(int(process["pid"])).cmdline() or argv
+    flag = next((f for f in ("-D", "--data") if f in argv[:-1]), None)
+    return None if flag is None else Path(argv[argv.index(flag) + 1])
+
+
 def current_writer(agent: AgentClient, writer_dsn: str) -> LabWriter:
     """The writer the agent knows as ``db-primary``: data directory from its command line
     (``postgres -D DIR``, or pgnode's ``--data DIR``), port from the lab's writer DSN."""
@@ -66,14 +78,11 @@ def current_writer(agent: AgentClient, writer_dsn: str) -> LabWriter:
             f"the lab's agent has no {WRITER!r} process",
             hint="recovery drills need the bundled lab (`ialr lab up` without a system file)",
         )
-    argv = [str(a) for a in process.get("argv", [])]
-    with contextlib.suppress(psutil.Error):
-        argv = psutil.Process(int(process["pid"])).cmdline() or argv
-    flag = next((f for f in ("-D", "--data") if f in argv[:-1]), None)
-    if flag is None:
-        raise BackupError(f"cannot tell the data directory of {WRITER!r} from {argv}")
+    data_dir = _data_dir(process)
+    if data_dir is None:
+        raise BackupError(f"cannot tell the data directory of {WRITER!r}: {process}")
     port = int(writer_dsn.rsplit(":", 1)[1].split("/", 1)[0])
-    return LabWriter(WRITER, Path(argv[argv.index(flag) + 1]), port)
+    return LabWriter(WRITER, data_dir, port)
 
 
 def kill_writer(writer: LabWriter) -> None:
@@ -148,3 +157,28 @@ def wait_first_write_after(store_path: Path, moment: float, timeout: float) -> f
                 hint="see `ialr lab logs api-1` and the restored server's log",
             )
         time.sleep(0.1)
+
+
+def reseed_replica(agent: AgentClient, writer: LabWriter) -> bool:
+    """Rebuild the streaming replica from the restored writer (it still follows the old
+    timeline): stop it and let the agent start it again, which takes a fresh
+    ``pg_basebackup`` through ``db-replica->db-primary``; True once it streams again."""
+    process = next((p for p in agent.processes() if p["name"] == REPLICA), None)
+    data_dir = None if process is None else _data_dir(process)
+    if process is None or data_dir is None:
+        return False
+    if process["alive"]:
+        PostgresInstance(data_dir).stop(mode="fast")
+    agent.respawn_process(REPLICA)
+    deadline = time.monotonic() + REPLICA_STREAMING_S
+    while time.monotonic() < deadline:
+        with contextlib.suppress(psycopg.Error):
+            with psycopg.connect(writer.dsn(), autocommit=True, connect_timeout=2) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' "
+                    "AND application_name <> 'pg_receivewal'"
+                ).fetchone()
+            if row and row[0]:
+                return True
+        time.sleep(0.1)
+    return False
