@@ -117,6 +117,17 @@ def prepare_dir(path: Path) -> Path:
     return path
 
 
+def server_user_kwargs() -> dict[str, object]:
+    """``subprocess`` keyword arguments that run a tool as the server's user: when root, the
+    unprivileged system user (created, and the wheel's binaries opened to it, on first use);
+    otherwise none."""
+    if not _is_root():
+        return {}
+    user = _system_user()
+    _open_bins_once()
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
 def run_pg_tool(
     argv: Sequence[str | os.PathLike[str]],
     *,
@@ -128,11 +139,7 @@ def run_pg_tool(
     tool = str(argv[0])
     exe = tool if os.sep in tool else str(pg_bin(tool))
     full = [exe, *(str(a) for a in argv[1:])]
-    kwargs: dict[str, object] = {}
-    if _is_root():
-        user = _system_user()
-        _open_bins_once()
-        kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    kwargs = server_user_kwargs()
     run_env = {**os.environ, **(env or {})}
     run_env.pop("PGDATA", None)
     try:

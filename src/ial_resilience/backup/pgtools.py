@@ -74,14 +74,6 @@ def run_tool(
         raise translate(error, dsn, action) from error
 
 
-def _user_kwargs() -> dict[str, object]:
-    if os.geteuid() != 0:
-        return {}
-    user = pg._system_user()
-    pg._open_bins_once()
-    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-
-
 def run_unchecked(
     argv: Sequence[str | os.PathLike[str]], *, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -90,7 +82,7 @@ def run_unchecked(
     env = {**os.environ, "TZ": "UTC"}
     return subprocess.run(  # type: ignore[call-overload, no-any-return]
         full, capture_output=True, text=True, timeout=timeout, env=env, cwd="/",
-        **_user_kwargs(),
+        **pg.server_user_kwargs(),
     )  # fmt: skip
 
 
@@ -99,7 +91,7 @@ def spawn(argv: Sequence[str | os.PathLike[str]], *, log: Path) -> subprocess.Po
     full = [str(pg.pg_bin(str(argv[0]))), *(str(a) for a in argv[1:])]
     with log.open("ab") as out:
         return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-            full, stdout=out, stderr=subprocess.STDOUT, cwd="/", **_user_kwargs()
+            full, stdout=out, stderr=subprocess.STDOUT, cwd="/", **pg.server_user_kwargs()
         )
 
 
