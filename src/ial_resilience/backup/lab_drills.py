@@ -220,7 +220,7 @@ _DISASTERS: dict[Scenario, Callable[[LabDrillContext, _Prepared], _Disaster]] = 
 
 
 # -- restoring and measuring -----------------------------------------------------------------
-def _new_data_dir(lab_dir: Path) -> Path:
+def new_data_dir(lab_dir: Path) -> Path:
     """``db-r1``, ``db-r2`` … (after any earlier one, lost ones included): short, because the
     server's socket path (``.NAME.run/…``) must fit in 107 bytes under a long state dir."""
     taken = [int(m.group(1)) for p in lab_dir.iterdir() if (m := _RESTORED.match(p.name))]
@@ -231,7 +231,7 @@ def _restore(ctx: LabDrillContext, prepared: _Prepared, disaster: _Disaster) -> 
     """Restore into a new directory on the writer's port and make it the lab's writer."""
     prepared.heartbeat.stop()
     prepared.receiver.stop()
-    data = _new_data_dir(ctx.writer.data_dir.parent)
+    data = new_data_dir(ctx.writer.data_dir.parent)
     ctx.on_step("restoring")
     started = time.monotonic()
     result = restoring.restore_physical(prepared.repo, prepared.manifest, data,

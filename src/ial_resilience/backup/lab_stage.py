@@ -135,6 +135,8 @@ def take_over(agent: AgentClient, writer: LabWriter, restored: PostgresInstance)
 
 def first_write_after(store_path: Path, moment: float) -> float | None:
     """Unix time the first successful ``POST /orders`` sent after ``moment`` completed."""
+    if not store_path.exists():
+        return None  # nothing recorded yet
     store = open_store(store_path)
     try:
         where = {"method": "POST", "route": "/orders", "outcome": "ok"}
