@@ -354,8 +354,9 @@ def recovery_test(
     Without --lab each drill runs on a private PostgreSQL. With --lab the drills run one after
     the other against the lab's writer (behind the `api->db` link) under live traffic: RTO is
     from the disaster to the load generator's first successful write, RPO from a heartbeat
-    table; the restored server replaces the writer on the same port and the lab is left
-    healthy (or stopped, if this command started it and --keep-lab is not given).
+    table; the restored server replaces the writer on the same port, a kept lab gets its
+    replica rebuilt from it, and a lab this command started is stopped unless --keep-lab.
+    --rows and --pgbench-scale apply to the local drills only.
     """
     chosen = [drills.parse_scenario(scenario)] if scenario else list(drills.Scenario)
     if on_lab:
