@@ -351,11 +351,14 @@ def recovery_test(
 ) -> None:
     """Run recovery drills on a real PostgreSQL; record RTO/RPO; exit 0 only if all pass.
 
-    Without --lab each drill runs on a private PostgreSQL. With --lab the drills run one after
-    the other against the lab's writer (behind the `api->db` link) under live traffic: RTO is
-    from the disaster to the load generator's first successful write, RPO from a heartbeat
-    table; the restored server replaces the writer on the same port, a kept lab gets its
-    replica rebuilt from it, and a lab this command started is stopped unless --keep-lab.
+    Without --lab each drill runs on a private PostgreSQL.
+
+    With --lab the drills run one after the other on the lab's writer, under live traffic.
+
+    RTO: from the disaster to the load generator's first successful write; RPO: heartbeats.
+
+    The restored server replaces the writer on its port; a kept lab's replica is rebuilt.
+
     --rows and --pgbench-scale apply to the local drills only.
     """
     chosen = [drills.parse_scenario(scenario)] if scenario else list(drills.Scenario)
