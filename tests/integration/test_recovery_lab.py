@@ -64,7 +64,7 @@ def _replicas_streaming(dsn: str) -> int:
     with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' "
-            "AND application_name <> 'pg_receivewal'"
+            "AND application_name NOT IN ('pg_receivewal', 'pg_basebackup')"
         ).fetchone()
     assert row is not None
     return int(row[0])

@@ -173,12 +173,12 @@ def reseed_replica(agent: AgentClient, writer: LabWriter) -> bool:
         PostgresInstance(data_dir).stop(mode="fast")
     agent.respawn_process(REPLICA)
     deadline = time.monotonic() + REPLICA_STREAMING_S
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # the re-seeding pg_basebackup streams too: not it
         with contextlib.suppress(psycopg.Error):
             with psycopg.connect(writer.dsn(), autocommit=True, connect_timeout=2) as conn:
                 row = conn.execute(
                     "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' "
-                    "AND application_name <> 'pg_receivewal'"
+                    "AND application_name NOT IN ('pg_receivewal', 'pg_basebackup')"
                 ).fetchone()
             if row and row[0]:
                 return True
