@@ -191,6 +191,11 @@ def test_pitr_between_two_writes_restores_exactly_the_first(
     try:
         with psycopg.connect(restored.dsn("shop")) as conn:
             assert conn.execute("SELECT what FROM events").fetchall() == [("first",)]
+        # the restore's target must not outlive it: a later backup of this server would carry
+        # it, and restoring that backup would stop at this old target time
+        auto_conf = (target / "postgresql.auto.conf").read_text()
+        assert "recovery_target_time" not in auto_conf
+        assert "restore_command" not in auto_conf
     finally:
         restored.remove()
 

@@ -58,7 +58,6 @@ from ial_resilience.backup.drills import (
 from ial_resilience.backup.lab_stage import (
     LabWriter,
     current_writer,
-    forget_recovery_settings,
     kill_writer,
     reseed_replica,
     take_over,
@@ -245,7 +244,6 @@ def _restore(ctx: LabDrillContext, prepared: _Prepared, disaster: _Disaster) -> 
     recovering = time.monotonic()
     instance = restoring.start_restored(data, port=ctx.writer.port)
     try:
-        forget_recovery_settings(instance.dsn())
         ctx.writer = take_over(ctx.agent, ctx.writer, instance)
     except BaseException:
         instance.stop(mode="immediate")

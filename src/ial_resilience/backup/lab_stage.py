@@ -108,18 +108,6 @@ def wait_port_free(port: int, timeout: float = PORT_FREE_S) -> None:
     raise BackupError(f"port {port} is still in use {timeout:g}s after the writer stopped")
 
 
-RECOVERY_SETTINGS = ("restore_command", "recovery_target_time", "recovery_target_action")
-
-
-def forget_recovery_settings(dsn: str) -> None:
-    """After promotion: drop the restore's recovery settings from ``postgresql.auto.conf``, or
-    every base backup of this server would carry them (a later restore of it would stop at
-    the old PITR target)."""
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
-        for setting in RECOVERY_SETTINGS:
-            conn.execute(f"ALTER SYSTEM RESET {setting}")
-
-
 def take_over(agent: AgentClient, writer: LabWriter, restored: PostgresInstance) -> LabWriter:
     """Register ``restored`` as the lab's writer and point ``api->db`` at it."""
     pid = restored.pid

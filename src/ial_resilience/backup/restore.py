@@ -190,8 +190,15 @@ def restore_physical(
     )
 
 
+RECOVERY_SETTINGS = ("restore_command", "recovery_target_time", "recovery_target_action")
+
+
 def start_restored(data_dir: Path, *, port: int = 0, timeout: float = 600) -> PostgresInstance:
-    """Start a restored data directory and wait until recovery has finished (promoted)."""
+    """Start a restored data directory and wait until recovery has finished (promoted).
+
+    Once promoted, the restore's recovery settings are removed from ``postgresql.auto.conf``:
+    left there, every later base backup of this server would carry them, and a full restore of
+    such a backup would silently stop at this restore's old target time."""
     instance = PostgresInstance(data_dir, port=port)
     try:
         instance.start(timeout=timeout)
@@ -204,6 +211,8 @@ def start_restored(data_dir: Path, *, port: int = 0, timeout: float = 600) -> Po
             with psycopg.connect(instance.dsn(), connect_timeout=2, autocommit=True) as conn:
                 row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
                 if row is not None and not row[0]:
+                    for setting in RECOVERY_SETTINGS:
+                        conn.execute(f"ALTER SYSTEM RESET {setting}")
                     return instance
         except psycopg.OperationalError:
             if not instance.is_running():
