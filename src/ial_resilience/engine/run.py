@@ -8,10 +8,12 @@ steady state after → journal. Reverts run in ``finally`` and only for what was
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -275,7 +277,8 @@ class Run:
                 return RevertReason.GUARDRAIL
             while todo and time.monotonic() >= t0 + todo[0].after:
                 planned = todo.pop(0)
-                active[planned.index] = self._apply(record, ledger, planned)
+                with interrupts_deferred():  # applied ⇒ in `active` ⇒ reverted on Ctrl-C
+                    active[planned.index] = self._apply(record, ledger, planned)
             for index, applied in sorted(active.items()):
                 if time.monotonic() >= applied.applied_mono + applied.planned.duration:
                     del active[index]
@@ -381,3 +384,30 @@ class Run:
         ttr = record.recovery.time_to_recover
         message = f"recovered in {ttr:.2f}s" if ttr is not None else "not recovered in time"
         self.emit(Phase.RECOVERY, EventKind.PHASE_END, message, time_to_recover=ttr)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C/SIGTERM until the block is done, then deliver them to their handlers.
+
+    A fault the provider applied must be in the engine's books before an interrupt can unwind
+    the run; otherwise the fault would stay applied until its expiry. Only in the main thread
+    (where Python runs signal handlers); elsewhere the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    signums = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, hold) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for held in dict.fromkeys(caught):
+            signal.raise_signal(held)
