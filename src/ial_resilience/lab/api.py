@@ -11,6 +11,10 @@
   ``lab_api_requests_total{route,code}``, ``lab_api_payments_total{outcome}``
   (``charged|failed|breaker_open``), ``lab_api_breaker_state`` (0 closed, 1 half-open, 2 open),
   ``lab_api_orders_total{status}``.
+- Telemetry (``lab.telemetry``, when ``IALR_TELEMETRY_STORE`` is set): a SERVER span per request
+  (context from the LB), psycopg and payments CLIENT spans; ``http.requests`` {service=api,
+  replica, route, outcome}, ``http.latency_ms`` and ``payments.charges`` {service=api, outcome}
+  into the lab's store.
 
 The database DSN comes from ``--dsn`` (the ``api->db`` link), payments from ``--payments``
 (the ``api->payments`` link). A database error answers 503, never a crash.
@@ -52,7 +56,10 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from ial_resilience.lab import telemetry as lab_telemetry
 from ial_resilience.lab._serve import serve
+from ial_resilience.observability import metrics as telemetry_metrics
+from ial_resilience.observability.instrument import TracedCursor, TracingTransport
 
 SCHEMA = """
 SELECT pg_advisory_xact_lock(7311);
@@ -131,8 +138,11 @@ class Metrics:
 class Payments:
     """payments through the ``api->payments`` link: bounded attempts, one retry, a breaker."""
 
-    def __init__(self, url: str, metrics: Metrics) -> None:
-        self._http = httpx.Client(base_url=url, timeout=PAYMENT_ATTEMPT_TIMEOUT_S)
+    def __init__(self, url: str, metrics: Metrics, *, traced: bool = False) -> None:
+        transport = TracingTransport() if traced else None  # carries the trace to payments
+        self._http = httpx.Client(
+            base_url=url, timeout=PAYMENT_ATTEMPT_TIMEOUT_S, transport=transport
+        )
         self._metrics = metrics
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=BREAKER_FAIL_MAX, reset_timeout=BREAKER_RESET_S, name="payments"
@@ -172,6 +182,7 @@ class Payments:
         except PaymentFailed:
             outcome = "failed"
         self._metrics.payments.labels(outcome).inc()
+        telemetry_metrics.count("payments.charges", 1.0, service="api", outcome=outcome)
         return outcome
 
     def state(self) -> str:
@@ -200,14 +211,15 @@ def usable(conn: psycopg.Connection[Any]) -> bool:
 class Orders:
     """Orders in PostgreSQL through a psycopg pool."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, traced: bool = False) -> None:
         # Connections are verified on checkout (``_connection``), so after a failover (the
         # api->db link repointed, old connections reset) no request gets a dead one. (Not the
         # pool's ``check=``: it sleeps a ~1 s backoff after each failed check.)
         self._pool = ConnectionPool(
             dsn, min_size=2, max_size=MAX_CONNECTIONS, timeout=1.5, open=False,
             reconnect_timeout=30.0,
-            kwargs={"connect_timeout": 2, "autocommit": True},
+            kwargs={"connect_timeout": 2, "autocommit": True,
+                    **({"cursor_factory": TracedCursor} if traced else {})},
         )  # fmt: skip
         self._pool.open(wait=False)
         self._schema_ready = False
@@ -359,10 +371,16 @@ def main() -> None:
     parser.add_argument("--payments", required=True, help="base URL of payments")
     parser.add_argument("--name", default=os.environ.get("IALR_REPLICA", "api"))
     args = parser.parse_args()
+    telemetry = lab_telemetry.setup("api", with_metrics=True)
     metrics = Metrics()
-    orders = Orders(args.dsn)
-    app = build_app(args.name, orders, Payments(args.payments, metrics), metrics)
-    serve(app, args.port)
+    orders = Orders(args.dsn, traced=telemetry.traced)
+    payments = Payments(args.payments, metrics, traced=telemetry.traced)
+    app = build_app(args.name, orders, payments, metrics)
+    lab_telemetry.instrument(app, telemetry, "api", args.name)
+    try:
+        serve(app, args.port)
+    finally:
+        telemetry.close()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ial_resilience.lab import telemetry as lab_telemetry
 from ial_resilience.lab._serve import serve
 
 
@@ -90,7 +91,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency-ms", type=float, default=5.0)
     args = parser.parse_args()
-    serve(build_app(Behaviour(latency_ms=args.latency_ms)), args.port)
+    telemetry = lab_telemetry.setup("payments")
+    app = build_app(Behaviour(latency_ms=args.latency_ms))
+    lab_telemetry.instrument(app, telemetry, "payments")
+    try:
+        serve(app, args.port)
+    finally:
+        telemetry.close()
 
 
 if __name__ == "__main__":

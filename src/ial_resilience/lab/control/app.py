@@ -36,27 +36,30 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ial_resilience.agent.client import AgentClient
 from ial_resilience.errors import IalrError
+from ial_resilience.lab import telemetry as lab_telemetry
 from ial_resilience.lab._serve import config as uvicorn_config
 from ial_resilience.lab.control.autoscaler import Autoscaler
 from ial_resilience.lab.control.database import DatabaseEndpoint
 from ial_resilience.lab.control.fleet import FleetConfig
 from ial_resilience.lab.control.lb import LoadBalancer
 from ial_resilience.lab.control.supervisor import Supervisor
+from ial_resilience.observability.instrument import TracingMiddleware
 
 log = logging.getLogger("ialr.lab.control")
 Handler = Callable[[Request], Awaitable[Any]]
 
 
 class ControlPlane:
-    def __init__(self, config: FleetConfig, agent: AgentClient) -> None:
+    def __init__(self, config: FleetConfig, agent: AgentClient, *, traced: bool = False) -> None:
         self.config = config
-        self.lb = LoadBalancer()
+        self.lb = LoadBalancer(traced=traced)
         self.supervisor = Supervisor(config, agent, self.lb)
         self.autoscaler = Autoscaler(
             self.supervisor, self.lb, config.min_replicas, config.max_replicas, config.target_rps
@@ -187,7 +190,10 @@ def control_app(plane: ControlPlane) -> Starlette:
 
 def lb_app(plane: ControlPlane) -> Starlette:
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    return Starlette(routes=[Route("/{path:path}", plane.lb.proxy, methods=methods)])
+    middleware = [Middleware(TracingMiddleware)] if plane.lb.traced else []
+    return Starlette(
+        routes=[Route("/{path:path}", plane.lb.proxy, methods=methods)], middleware=middleware
+    )
 
 
 async def serve(plane: ControlPlane, lb_port: int, port: int) -> None:
@@ -223,8 +229,12 @@ def main() -> None:
         db_primary=primary, db_primary_address=primary_address,
         db_replica=replica, db_replica_address=replica_address,
     )  # fmt: skip
-    plane = ControlPlane(config, agent)
-    asyncio.run(serve(plane, args.lb_port, args.port))
+    telemetry = lab_telemetry.setup("lb")
+    plane = ControlPlane(config, agent, traced=telemetry.traced)
+    try:
+        asyncio.run(serve(plane, args.lb_port, args.port))
+    finally:
+        telemetry.close()
 
 
 if __name__ == "__main__":

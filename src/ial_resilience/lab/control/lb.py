@@ -27,6 +27,8 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ial_resilience.observability.instrument import AsyncTracingTransport
+
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
      "transfer-encoding", "upgrade", "host", "content-length"}
@@ -86,8 +88,9 @@ class Target:
 class LoadBalancer:
     """Targets, the round-robin choice, the health checker and the proxy endpoint."""
 
-    def __init__(self, check: HealthCheck | None = None) -> None:
+    def __init__(self, check: HealthCheck | None = None, *, traced: bool = False) -> None:
         self.check = check or HealthCheck()
+        self.traced = traced
         self._targets: dict[str, Target] = {}
         self._turn = itertools.count()
         self.events: deque[dict[str, Any]] = deque(maxlen=500)
@@ -96,9 +99,13 @@ class LoadBalancer:
         self.in_flight = 0
         self.passive_marks = 0
         self._arrivals: deque[float] = deque(maxlen=100_000)
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        # traced: every forwarded request is a CLIENT span carrying the trace to the replica
+        transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(limits=limits)
+        if traced:
+            transport = AsyncTracingTransport(transport)
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(10.0, connect=1.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            timeout=httpx.Timeout(10.0, connect=1.0), transport=transport
         )
         self._checker = httpx.AsyncClient(timeout=self.check.timeout)
 
