@@ -1,5 +1,5 @@
 """Inline SVG timeline charts (no JavaScript, no CDN): availability and p95 latency from the
-load generator, fault windows shaded, abort and recovery marked."""
+load generator, fault windows shaded, abort, recovery and alerts fired/resolved marked."""
 
 from __future__ import annotations
 
@@ -132,11 +132,15 @@ def _tick_step(span: float) -> float:
 def _marks(outcome: ExperimentOutcome, span: float) -> list[str]:
     start = outcome.timeline.start
     marks = []
-    for at, css, label in (
+    events: list[tuple[float | None, str, str]] = [
         (outcome.abort_at, "abort", "guardrail abort"),
         (outcome.recovered_at, "recovered", "recovered"),
-    ):
-        if at is None:
+    ]
+    for alert in outcome.alerts:
+        events.append((alert.get("fired_at"), "alertf", f"{alert['rule']} fired"))
+        events.append((alert.get("resolved_at"), "alertr", f"{alert['rule']} resolved"))
+    for at, css, label in events:
+        if at is None or not 0.0 <= at - start <= span:
             continue
         x = _x(at - start, span)
         marks.append(

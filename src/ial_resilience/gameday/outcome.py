@@ -43,6 +43,7 @@ class ExperimentOutcome:
     recovery_within_s: float | None
     timeline: Timeline
     findings: Mapping[str, Any]
+    alerts: tuple[Mapping[str, Any], ...] = ()  # gameday.alerts.per_experiment
 
     @property
     def passed(self) -> bool:

@@ -7,14 +7,20 @@ load generator's summary: rate offered, statuses, latency and skew percentiles, 
 written/dropped), ``kpis`` (``chaos_pass_rate``, ``passed``/``experiments``, ``by_status``,
 ``mttr_s`` per title, ``mttr_mean_s``, ``mttr_worst_s``, ``not_recovered``, ``availability``
 and ``availability_during_faults`` from every recorded request, ``requests``,
-``requests_failed``, ``worst_status``, ``exit_code``), ``exit_code``, and ``experiments``:
+``requests_failed``, ``worst_status``, ``exit_code``, and ``alert_accuracy``,
+``alert_false_positive_rate`` with their ``*_target`` and ``*_met``), ``alerts`` (``evaluated``,
+``rules``, ``store``, ``rounds``, ``round_errors``, ``fired``, ``accuracy`` {``overall``,
+``rules`` per rule, ``fault_windows``, ``grace_s``, ``targets``}), ``exit_code``, and
+``experiments``:
 each with ``index``, ``title``, ``file``, ``journal`` (path), ``status``, ``exit_code``,
 ``reason``, ``started_at``/``ended_at``, ``time_to_recover_s``, ``recovery_within_s``,
 ``abort_at``/``recovered_at`` (unix s or null), ``availability_during_faults``,
 ``requests_during_faults``, ``faults`` (fault, target, start, end, landed, revert_reason,
 evidence), ``findings`` (``every_fault_landed``, ``faults_landed``, and where they apply
 ``failover_users_rto_s``, ``killed``, ``breaker`` {opened, opened_after_s, closed_after},
-``restarts``, ``settle_before``) and ``timeline`` (columns ``t`` (s from ``start``),
+``restarts``, ``settle_before``), ``alerts`` (rule, severity, labels, fired_at, resolved_at,
+``time_to_detect_s`` from the first fault applied, ``time_to_resolve_s`` from the last fault
+reverted) and ``timeline`` (columns ``t`` (s from ``start``),
 ``requests``, ``availability``, ``p50_ms``, ``p95_ms``, ``p99_ms`` per ``width_s`` bucket).
 
 The HTML needs nothing from the network: CSS inline, charts as inline SVG drawn here, and the
@@ -77,6 +83,7 @@ def experiment_json(outcome: ExperimentOutcome) -> dict[str, Any]:
         "faults": [fault_json(w) for w in outcome.faults],
         "findings": dict(outcome.findings),
         "timeline": outcome.timeline.to_json(),
+        "alerts": [dict(a) for a in outcome.alerts],
     }
 
 
@@ -104,7 +111,12 @@ def _secs(value: Any) -> str:
     return "–" if value is None else f"{float(value):.2f}s"
 
 
+def _met(value: Any) -> str:
+    return "" if value is None else (" ✓" if value else " ✗")
+
+
 def _kpi_cards(kpis: Mapping[str, Any]) -> str:
+    fp_target = _pct(kpis.get("alert_false_positive_rate_target"))
     cards = [
         ("chaos pass rate", f"{_pct(kpis.get('chaos_pass_rate'))}"),
         ("experiments passed", f"{kpis.get('passed')} / {kpis.get('experiments')}"),
@@ -113,6 +125,15 @@ def _kpi_cards(kpis: Mapping[str, Any]) -> str:
         ("availability (game day)", _pct(kpis.get("availability"))),
         ("availability during faults", _pct(kpis.get("availability_during_faults"))),
         ("requests (failed)", f"{kpis.get('requests')} ({kpis.get('requests_failed')})"),
+        (
+            f"alert accuracy (target > {_pct(kpis.get('alert_accuracy_target'))})",
+            _pct(kpis.get("alert_accuracy")) + _met(kpis.get("alert_accuracy_met")),
+        ),
+        (
+            f"alert false positives (target < {fp_target})",
+            _pct(kpis.get("alert_false_positive_rate"))
+            + _met(kpis.get("alert_false_positive_rate_met")),
+        ),
     ]
     return "".join(f"<div class='kpi'><b>{escape(v)}</b><span>{k}</span></div>" for k, v in cards)
 
@@ -133,6 +154,14 @@ def _evidence_text(experiment: Mapping[str, Any]) -> str:
     for key in ("restarts", "deregistered"):
         if key in findings:
             parts.append(f"{key}: {findings[key]}")
+    for alert in experiment.get("alerts") or []:
+        parts.append(
+            f"alert {alert['rule']} fired (detect {_secs(alert.get('time_to_detect_s'))}), "
+            f"resolved {_secs(alert.get('time_to_resolve_s'))} after the revert"
+            if alert.get("resolved_at") is not None
+            else f"alert {alert['rule']} fired (detect {_secs(alert.get('time_to_detect_s'))}),"
+            " still firing"
+        )
     return "<br>".join(escape(str(p)) for p in parts)
 
 
@@ -152,6 +181,27 @@ def _rows(experiments: Sequence[Mapping[str, Any]]) -> str:
     return "".join(rows)
 
 
+def alerts_html(block: Mapping[str, Any]) -> str:
+    """The per-rule accuracy table (or why there is none)."""
+    if not block.get("evaluated"):
+        return f"<p class='reason'>Alerts not evaluated: {escape(str(block.get('reason')))}</p>"
+    scored = block["accuracy"]
+    rows = "".join(
+        f"<tr><td>{escape(r['rule'])}</td><td>{r['alerts']}</td><td>{_pct(r['precision'])}</td>"
+        f"<td>{_pct(r['recall'])}</td><td>{_pct(r['false_positive_rate'])}</td>"
+        f"<td>{_pct(r['accuracy'])}</td><td>{_secs(r['mean_time_to_detect_s'])}</td></tr>"
+        for r in [*scored["rules"], scored["overall"]]
+    )
+    return (
+        f"<p class='reason'>{len(block['fired'])} alert(s) fired; {scored['fault_windows']} "
+        f"fault window(s) (+{scored['grace_s']:g}s grace); rules <code>"
+        f"{escape(block['rules'])}</code>, {block['rounds']} evaluation rounds.</p>"
+        "<table><thead><tr><th>rule</th><th>alerts</th><th>precision</th><th>recall</th>"
+        "<th>false positives</th><th>accuracy</th><th>detect (mean)</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
 def _sections(outcomes: Sequence[ExperimentOutcome]) -> str:
     return "".join(
         f"<section id='exp-{o.index}'><h3>{o.index}. {escape(o.title)} "
@@ -168,7 +218,8 @@ def render_html(report: Mapping[str, Any], outcomes: Sequence[ExperimentOutcome]
     charts = {
         str(e["index"]): {"title": e["title"], "timeline": e["timeline"], "faults": [
             {k: f[k] for k in ("fault", "target", "start", "end", "landed")} for f in e["faults"]
-        ], "abort_at": e["abort_at"], "recovered_at": e["recovered_at"]}
+        ], "abort_at": e["abort_at"], "recovered_at": e["recovered_at"],
+            "alerts": e.get("alerts", [])}
         for e in report["experiments"]
     }  # fmt: skip
     data = json.dumps({"kpis": report["kpis"], "experiments": charts}, separators=(",", ":"))
@@ -180,6 +231,7 @@ def render_html(report: Mapping[str, Any], outcomes: Sequence[ExperimentOutcome]
         suite=escape(str(report.get("suite", ""))),
         rate=escape(str((report.get("loadgen") or {}).get("rate_target", "?"))),
         kpis=_kpi_cards(report["kpis"]),
+        alerts=alerts_html(report.get("alerts") or {}),
         rows=_rows(report["experiments"]),
         sections=_sections(outcomes),
         data=data.replace("</", "<\\/"),

@@ -10,6 +10,7 @@ a replica restarted by an earlier experiment may have moved).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ial_resilience.alerting.state import FiredAlert
 from ial_resilience.engine import plan as plan_mod
 from ial_resilience.engine import safety
 from ial_resilience.engine.journal import write_atomic
@@ -25,6 +27,7 @@ from ial_resilience.engine.plan import new_run_id, slug
 from ial_resilience.engine.providers.local import LocalProvider
 from ial_resilience.engine.run import Observer, Run, RunOptions
 from ial_resilience.errors import IalrError, InputError
+from ial_resilience.gameday import alerts as alerts_mod
 from ial_resilience.gameday import kpis as kpis_mod
 from ial_resilience.gameday.labcheck import verify_lab
 from ial_resilience.gameday.outcome import ExperimentOutcome, build_outcome
@@ -135,12 +138,16 @@ class Gameday:
             loadgen = LoadgenProcess(
                 variables["lb"], options.rate, options.output / "telemetry.db", options.output
             )
+            watch = alert_watch(variables)
             try:
                 loadgen.start()
                 variables["loadgen"] = loadgen.stats_url
                 loadgen.wait_for_traffic(int(options.rate * WARM_UP_S))
+                if watch is not None:
+                    watch.start()  # from the first traffic to the end of the last experiment
                 runs = self._experiments(suite, variables, lab, loadgen)
             finally:
+                fired = watch.stop() if watch is not None and watch.started_at else []
                 loadgen_summary = loadgen.stop()
         ended = time.time()
         meta = {
@@ -155,7 +162,7 @@ class Gameday:
             "lab": {"started_by_gameday": lab.started, "kept": options.keep_lab},
             "loadgen": loadgen_summary,
         }
-        return self._report(runs, meta, started, ended)
+        return self._report(runs, meta, started, ended, (watch, fired))
 
     def _preflight(self, suite: Suite, state_dir: Path) -> None:
         """Every experiment's faults and probes are supported, before any traffic starts."""
@@ -212,17 +219,33 @@ class Gameday:
             provider.close()
 
     def _report(
-        self, runs: Sequence[_Run], meta: dict[str, Any], started: float, ended: float
+        self,
+        runs: Sequence[_Run],
+        meta: dict[str, Any],
+        started: float,
+        ended: float,
+        alerting: tuple[alerts_mod.AlertWatch | None, list[FiredAlert]],
     ) -> GamedayResult:
         store = TelemetryStore(self.options.output / "telemetry.db")
         try:
             everything = read_requests(store, started - 1.0, ended + 1.0)
         finally:
             store.close()
-        outcomes = [_outcome(run, everything) for run in runs]
+        watch, fired = alerting
+        outcomes = [
+            dataclasses.replace(
+                _outcome(run, everything),
+                alerts=tuple(alerts_mod.per_experiment(run.journal, fired)),
+            )
+            for run in runs
+        ]
         ok = sum(1 for r in everything if r.ok)
-        kpis = kpis_mod.kpis(outcomes, ok, len(everything))
-        report = build_report(outcomes, kpis, meta)
+        block = alerts_block(watch, fired, [run.journal for run in runs])
+        kpis = {
+            **kpis_mod.kpis(outcomes, ok, len(everything)),
+            **alerts_mod.kpis(block.get("accuracy")),
+        }
+        report = build_report(outcomes, kpis, {**meta, "alerts": block})
         json_path, html_path = write_report(self.options.output, report, outcomes)
         return GamedayResult(report, json_path, html_path, int(kpis["exit_code"]))
 
@@ -247,6 +270,36 @@ def _outcome(run: _Run, everything: Sequence[Any]) -> ExperimentOutcome:
     ended = float(run.journal.get("ended_at") or started)
     requests = [r for r in everything if started <= r.ts < ended]
     return build_outcome(run.index, run.journal, str(run.path), requests, run.extra)
+
+
+# -- alerts -----------------------------------------------------------------------------------
+def alert_watch(variables: Mapping[str, str]) -> alerts_mod.AlertWatch | None:
+    """The lab's rules on the lab's store (``exports.telemetry``); None when the system
+    exports no telemetry store (a custom system without the lab's services)."""
+    store = variables.get("telemetry")
+    if not store:
+        return None
+    return alerts_mod.AlertWatch(alerts_mod.lab_rules_path(), Path(store))
+
+
+def alerts_block(
+    watch: alerts_mod.AlertWatch | None,
+    fired: Sequence[FiredAlert],
+    journals: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """report.json's ``alerts``: what was evaluated, every alert fired, accuracy."""
+    if watch is None:
+        return {"evaluated": False, "reason": "the system exports no `telemetry` store"}
+    return {
+        "evaluated": True,
+        "rules": str(watch.rules_path),
+        "store": str(watch.store_path),
+        "interval_s": watch.interval,
+        "rounds": watch.rounds,
+        "round_errors": list(watch.errors),
+        "fired": [alerts_mod.alert_json(a, None) for a in fired],
+        "accuracy": alerts_mod.day_accuracy(watch.rules, fired, journals),
+    }
 
 
 # -- the lab ----------------------------------------------------------------------------------
