@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ial_resilience.alerting.pipeline_spec import load_pipeline_spec
 from ial_resilience.alerting.rules import BurnRateRule, ThresholdRule, load_rules
+from ial_resilience.alerting.state import FiredAlert, history
 from ial_resilience.cli.main import main
+from ial_resilience.gameday import alerts as gameday_alerts
+from ial_resilience.gameday.report import alerts_html
 from ial_resilience.lab import telemetry
+from ial_resilience.observability.store import Point, TelemetryStore
 
 LAB = Path(telemetry.__file__).parent
 
@@ -57,3 +63,84 @@ def test_sample_ratio_from_the_environment(raw: str, ratio: float) -> None:
 def test_no_store_means_no_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(telemetry.STORE_ENV, raising=False)
     assert telemetry.setup("api", with_metrics=True) is telemetry.OFF
+
+
+# -- the game day's alert judgement ------------------------------------------------------------
+def _journal(start: float, applied: float, reverted_t: float, end: float) -> dict[str, Any]:
+    return {
+        "schema": "ialr.journal/1",
+        "run_id": f"run-{start:g}",
+        "started_at": start,
+        "ended_at": end,
+        "faults": [{"fault": "dependency.outage", "target": "payments-link", "applied": True,
+                    "applied_at": applied, "reverted_t": reverted_t}],
+    }  # fmt: skip
+
+
+def _fired(rule: str, at: float, resolved: float | None) -> FiredAlert:
+    return FiredAlert(rule, {"rule": rule}, "warning", at, resolved)
+
+
+def test_per_experiment_alerts_carry_time_to_detect_and_resolve() -> None:
+    journal = _journal(100.0, 105.0, 13.0, 130.0)  # fault 105 → 113
+    alerts = [_fired("a", 107.5, 116.0), _fired("b", 50.0, 60.0), _fired("c", 125.0, None)]
+    seen = gameday_alerts.per_experiment(journal, alerts)
+    assert [a["rule"] for a in seen] == ["a", "c"]
+    assert seen[0]["time_to_detect_s"] == pytest.approx(2.5)
+    assert seen[0]["time_to_resolve_s"] == pytest.approx(3.0)
+    assert seen[1]["resolved_at"] is None and seen[1]["time_to_resolve_s"] is None
+
+
+def test_day_accuracy_counts_detections_and_false_positives_for_any_rule() -> None:
+    journals = [_journal(100.0, 110.0, 15.0, 140.0), _journal(140.0, 160.0, 25.0, 200.0)]
+    rules = load_rules(LAB / "alerts.yaml")
+    alerts = [
+        _fired("lab-payments-degraded", 112.0, 120.0),  # detects the first window
+        _fired("lab-latency-p95", 150.0, 151.0),  # a quiet period between the windows
+    ]
+    scored = gameday_alerts.day_accuracy(rules, alerts, journals, grace=5.0)
+    overall = scored["overall"]
+    assert (overall["windows"], overall["detected"]) == (2, 1)
+    assert overall["quiet_alerted"] == 1
+    assert overall["false_positive_rate"] == pytest.approx(1 / overall["quiet_periods"])
+    kpis = gameday_alerts.kpis(scored)
+    assert kpis["alert_accuracy"] == overall["accuracy"]
+    assert kpis["alert_false_positive_rate_met"] is False
+    assert {r["rule"] for r in scored["rules"]} >= {r.name for r in rules.rules}
+
+
+def test_no_evaluation_gives_unknown_kpis_not_met_ones() -> None:
+    kpis = gameday_alerts.kpis(None)
+    assert kpis["alert_accuracy"] is None and kpis["alert_accuracy_met"] is None
+
+
+def test_alert_watch_evaluates_a_store_and_returns_what_fired(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\nrules:\n  - name: errors\n    kind: threshold\n"
+        "    expr: {function: count, metric: http.requests, where: {outcome: error}, window: 5s}\n"
+        '    op: ">"\n    value: 0\n',
+        encoding="utf-8",
+    )
+    path = tmp_path / "t.db"
+    store = TelemetryStore(path)
+    watch = gameday_alerts.AlertWatch(rules, path, interval=0.05).start()
+    store.write_points([Point("http.requests", 1.0, {"outcome": "error"}, time.time())])
+    wait_until = time.monotonic() + 10
+    while not history(store, since=watch.started_at) and time.monotonic() < wait_until:
+        time.sleep(0.05)
+    fired = watch.stop()
+    store.close()
+    assert [a.rule for a in fired] == ["errors"] and watch.rounds >= 1 and not watch.errors
+
+
+def test_the_report_html_shows_the_alert_table_and_kpis() -> None:
+    block = {
+        "evaluated": True, "rules": "alerts.yaml", "store": "t.db", "rounds": 3, "fired": [],
+        "accuracy": gameday_alerts.day_accuracy(
+            load_rules(LAB / "alerts.yaml"), [], [_journal(1.0, 2.0, 3.0, 9.0)]
+        ),
+    }  # fmt: skip
+    html = alerts_html(block)
+    assert "lab-availability-burn" in html and gameday_alerts.ANY_RULE in html
+    assert "not evaluated" in alerts_html({"evaluated": False, "reason": "no store"})
