@@ -83,9 +83,11 @@ def _fired(rule: str, at: float, resolved: float | None) -> FiredAlert:
 
 def test_per_experiment_alerts_carry_time_to_detect_and_resolve() -> None:
     journal = _journal(100.0, 105.0, 13.0, 130.0)  # fault 105 → 113
-    alerts = [_fired("a", 107.5, 116.0), _fired("b", 50.0, 60.0), _fired("c", 125.0, None)]
-    seen = gameday_alerts.per_experiment(journal, alerts)
+    alerts = [_fired("a", 107.5, 116.0), _fired("b", 50.0, 60.0), _fired("c", 125.0, None),
+              _fired("d", 135.0, 140.0)]  # fmt: skip
+    seen = gameday_alerts.per_experiment(journal, alerts, until=132.0)  # next one starts
     assert [a["rule"] for a in seen] == ["a", "c"]
+    assert [a["rule"] for a in gameday_alerts.per_experiment(journal, alerts)] == ["a", "c", "d"]
     assert seen[0]["time_to_detect_s"] == pytest.approx(2.5)
     assert seen[0]["time_to_resolve_s"] == pytest.approx(3.0)
     assert seen[1]["resolved_at"] is None and seen[1]["time_to_resolve_s"] is None

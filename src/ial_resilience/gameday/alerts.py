@@ -31,6 +31,9 @@ from ial_resilience.errors import IalrError
 from ial_resilience.observability.store import TelemetryStore
 
 INTERVAL_S = 0.5
+DRAIN_S = 15.0
+"""After the last experiment, evaluation (and traffic) goes on until every alert resolved or
+this long passed: a page still open at the end is reported as such."""
 GRACE_S = 10.0
 """After a fault is reverted, an alert firing this long after still counts as caused by it."""
 ANY_RULE = "(any rule)"
@@ -79,10 +82,16 @@ class AlertWatch:
                 self.errors.append(f"{type(error).__name__}: {error.message}")
         self.rounds += 1
 
-    def stop(self) -> list[FiredAlert]:
-        """Stop evaluating; the alerts fired since :meth:`start` (resolved or not)."""
-        self._stop.set()
-        self._thread.join(30)
+    def drain(self, timeout: float) -> None:
+        """Keep evaluating until no alert of the day is still firing, at most ``timeout`` s
+        (traffic must still flow: an alert resolves on fresh data)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._thread.is_alive():
+            if not any(a.resolved_at is None for a in self._history()):
+                return
+            time.sleep(self.interval)
+
+    def _history(self) -> list[FiredAlert]:
         try:
             store = TelemetryStore(self.store_path)
         except IalrError as error:
@@ -92,6 +101,12 @@ class AlertWatch:
             return history(store, since=self.started_at)
         finally:
             store.close()
+
+    def stop(self) -> list[FiredAlert]:
+        """Stop evaluating; the alerts fired since :meth:`start` (resolved or not)."""
+        self._stop.set()
+        self._thread.join(30)
+        return self._history()
 
 
 def _fault_span(journal: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -119,20 +134,17 @@ def alert_json(alert: FiredAlert, span: tuple[float, float] | None) -> dict[str,
 
 
 def per_experiment(
-    journal: Mapping[str, Any], alerts: Sequence[FiredAlert], grace: float = GRACE_S
+    journal: Mapping[str, Any], alerts: Sequence[FiredAlert], until: float | None = None
 ) -> list[dict[str, Any]]:
-    """Alerts fired while the experiment ran (up to ``grace`` after it ended), with time to
-    detect (fired − first fault applied; negative = already firing before the fault) and time
-    to resolve (resolved − last fault reverted)."""
+    """Alerts that fired from the experiment's start until ``until`` (the next experiment's
+    start; default its end + ``GRACE_S``), each attributed to one experiment only, with time to
+    detect (fired − first fault applied) and time to resolve (resolved − last fault
+    reverted; None while still firing)."""
     started = float(journal.get("started_at") or 0.0)
     ended = float(journal.get("ended_at") or started)
+    end = ended + GRACE_S if until is None else until
     span = _fault_span(journal)
-    return [
-        alert_json(a, span)
-        for a in alerts
-        if started <= a.fired_at <= ended + grace
-        or (a.fired_at < started and (a.resolved_at is None or a.resolved_at > started))
-    ]
+    return [alert_json(a, span) for a in alerts if started <= a.fired_at < end]
 
 
 def day_accuracy(

@@ -146,6 +146,8 @@ class Gameday:
                 if watch is not None:
                     watch.start()  # from the first traffic to the end of the last experiment
                 runs = self._experiments(suite, variables, lab, loadgen)
+                if watch is not None and not self.interrupted:
+                    watch.drain(alerts_mod.DRAIN_S)
             finally:
                 fired = watch.stop() if watch is not None and watch.started_at else []
                 loadgen_summary = loadgen.stop()
@@ -232,12 +234,13 @@ class Gameday:
         finally:
             store.close()
         watch, fired = alerting
+        starts = [float(run.journal.get("started_at") or 0.0) for run in runs]
         outcomes = [
             dataclasses.replace(
                 _outcome(run, everything),
-                alerts=tuple(alerts_mod.per_experiment(run.journal, fired)),
+                alerts=tuple(alerts_mod.per_experiment(run.journal, fired, until)),
             )
-            for run in runs
+            for run, until in zip(runs, [*starts[1:], None], strict=True)
         ]
         ok = sum(1 for r in everything if r.ok)
         block = alerts_block(watch, fired, [run.journal for run in runs])
