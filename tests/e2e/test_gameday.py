@@ -122,3 +122,31 @@ def test_the_lab_started_by_the_game_day_was_stopped(gameday: dict[str, Any]) ->
 
     assert gameday["report"]["lab"]["started_by_gameday"] is True
     assert not Lab(gameday["state"]).is_running()
+
+
+def test_alerts_were_evaluated_all_day_and_scored_against_the_journals(
+    gameday: dict[str, Any],
+) -> None:
+    report = gameday["report"]
+    alerts, kpis = report["alerts"], report["kpis"]
+    assert alerts["evaluated"] is True and alerts["rounds"] > 20 and not alerts["round_errors"]
+    assert alerts["accuracy"]["fault_windows"] == 3
+    assert kpis["alert_accuracy"] == alerts["accuracy"]["overall"]["accuracy"]
+    assert kpis["alert_accuracy_target"] == 0.9
+    assert kpis["alert_false_positive_rate_target"] == 0.05
+    for key in ("alert_accuracy_met", "alert_false_positive_rate_met"):
+        assert key in kpis
+
+
+def test_the_payments_outage_paged_and_the_page_cleared(gameday: dict[str, Any]) -> None:
+    outage = experiment(gameday["report"], "payments-outage")
+    paged = [a for a in outage["alerts"] if a["rule"] == "lab-payments-degraded"]
+    assert paged, outage["alerts"]
+    assert (
+        0.0
+        < paged[0]["time_to_detect_s"]
+        <= outage["faults"][0]["end"] - outage["faults"][0]["start"]
+    )
+    assert paged[0]["time_to_resolve_s"] is not None and paged[0]["time_to_resolve_s"] > 0.0
+    html = (gameday["output"] / "report.html").read_text()
+    assert "lab-payments-degraded fired" in html  # marked on the timeline
