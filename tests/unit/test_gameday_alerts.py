@@ -14,6 +14,7 @@ from ial_resilience.alerting.state import FiredAlert, history
 from ial_resilience.cli.main import main
 from ial_resilience.gameday import alerts as gameday_alerts
 from ial_resilience.gameday.report import alerts_html
+from ial_resilience.gameday.runner import alert_watch, alerts_block
 from ial_resilience.lab import telemetry
 from ial_resilience.observability.store import Point, TelemetryStore
 
@@ -146,3 +147,15 @@ def test_the_report_html_shows_the_alert_table_and_kpis() -> None:
     html = alerts_html(block)
     assert "lab-availability-burn" in html and gameday_alerts.ANY_RULE in html
     assert "not evaluated" in alerts_html({"evaluated": False, "reason": "no store"})
+
+
+def test_a_system_without_a_telemetry_store_is_reported_not_evaluated() -> None:
+    assert alert_watch({"lb": "http://127.0.0.1:1"}) is None
+    block = alerts_block(None, [], [])
+    assert block == {"evaluated": False, "reason": "the system exports no `telemetry` store"}
+
+
+def test_the_bundled_lab_exports_its_telemetry_store() -> None:
+    system = (LAB / "system.yaml").read_text(encoding="utf-8")
+    assert 'telemetry: "${lab_dir}/telemetry.db"' in system
+    assert system.count("IALR_TELEMETRY_STORE") == 3  # LB (control), API replicas, payments
