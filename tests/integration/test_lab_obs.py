@@ -14,6 +14,7 @@ import pytest
 
 from ial_resilience.alerting.pipeline import engine_runner, run_pipeline
 from ial_resilience.alerting.pipeline_spec import load_pipeline_spec
+from ial_resilience.lab.telemetry import store_path
 from ial_resilience.observability.store import SpanRecord, TelemetryStore
 from tests.lab_fixtures import RunningLab, lab, wait_for  # noqa: F401
 
@@ -22,7 +23,7 @@ LAB_PACKAGE = Path(__file__).resolve().parents[2] / "src" / "ial_resilience" / "
 
 
 def _store(lab: RunningLab) -> TelemetryStore:  # noqa: F811
-    return TelemetryStore(lab.exports["telemetry"], create=False)
+    return TelemetryStore(store_path(lab.state_dir), create=False)
 
 
 def _traced_request(lab: RunningLab, method: str, path: str, sampled: bool = True) -> str:  # noqa: F811
@@ -102,7 +103,7 @@ def test_replicas_record_request_metrics_into_the_store(lab: RunningLab) -> None
 def test_the_lab_alerts_test_spec_fires_and_resolves(lab: RunningLab, tmp_path: Path) -> None:  # noqa: F811
     spec = load_pipeline_spec(
         LAB_PACKAGE / "alerts-test.yaml",
-        {"lb": lab.exports["lb"], "telemetry": lab.exports["telemetry"]},
+        {"lb": lab.exports["lb"], "telemetry": str(store_path(lab.state_dir))},
     )
     result = run_pipeline(spec, engine_runner(spec, lab.state_dir, tmp_path / "journal.json"))
     document = result.to_json()

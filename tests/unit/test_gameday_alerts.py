@@ -149,13 +149,13 @@ def test_the_report_html_shows_the_alert_table_and_kpis() -> None:
     assert "not evaluated" in alerts_html({"evaluated": False, "reason": "no store"})
 
 
-def test_a_system_without_a_telemetry_store_is_reported_not_evaluated() -> None:
-    assert alert_watch({"lb": "http://127.0.0.1:1"}) is None
+def test_a_lab_without_a_telemetry_store_is_reported_not_evaluated(tmp_path: Path) -> None:
+    assert alert_watch(tmp_path) is None
     block = alerts_block(None, [], [])
-    assert block == {"evaluated": False, "reason": "the system exports no `telemetry` store"}
+    assert block["evaluated"] is False and "telemetry" in block["reason"]
 
 
-def test_the_bundled_lab_exports_its_telemetry_store() -> None:
+def test_the_bundled_lab_points_its_services_at_its_store(tmp_path: Path) -> None:
     system = (LAB / "system.yaml").read_text(encoding="utf-8")
-    assert 'telemetry: "${lab_dir}/telemetry.db"' in system
-    assert system.count("IALR_TELEMETRY_STORE") == 3  # LB (control), API replicas, payments
+    assert system.count('IALR_TELEMETRY_STORE: "${lab_dir}/telemetry.db"') == 3
+    assert telemetry.store_path(tmp_path) == tmp_path / "lab" / "telemetry.db"

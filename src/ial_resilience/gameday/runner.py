@@ -138,7 +138,7 @@ class Gameday:
             loadgen = LoadgenProcess(
                 variables["lb"], options.rate, options.output / "telemetry.db", options.output
             )
-            watch = alert_watch(variables)
+            watch = alert_watch(lab.state_dir)
             try:
                 loadgen.start()
                 variables["loadgen"] = loadgen.stats_url
@@ -276,13 +276,15 @@ def _outcome(run: _Run, everything: Sequence[Any]) -> ExperimentOutcome:
 
 
 # -- alerts -----------------------------------------------------------------------------------
-def alert_watch(variables: Mapping[str, str]) -> alerts_mod.AlertWatch | None:
-    """The lab's rules on the lab's store (``exports.telemetry``); None when the system
-    exports no telemetry store (a custom system without the lab's services)."""
-    store = variables.get("telemetry")
-    if not store:
+def alert_watch(state_dir: Path) -> alerts_mod.AlertWatch | None:
+    """The lab's rules on the lab's store (``<state_dir>/lab/telemetry.db``); None when there
+    is none (a lab started by an older version)."""
+    from ial_resilience.lab.telemetry import store_path
+
+    store = store_path(state_dir)
+    if not store.is_file():
         return None
-    return alerts_mod.AlertWatch(alerts_mod.lab_rules_path(), Path(store))
+    return alerts_mod.AlertWatch(alerts_mod.lab_rules_path(), store)
 
 
 def alerts_block(
@@ -292,7 +294,7 @@ def alerts_block(
 ) -> dict[str, Any]:
     """report.json's ``alerts``: what was evaluated, every alert fired, accuracy."""
     if watch is None:
-        return {"evaluated": False, "reason": "the system exports no `telemetry` store"}
+        return {"evaluated": False, "reason": "the lab has no telemetry store (lab/telemetry.db)"}
     return {
         "evaluated": True,
         "rules": str(watch.rules_path),

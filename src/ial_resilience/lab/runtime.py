@@ -42,7 +42,7 @@ from ial_resilience.lab.model import (
     read_lab_info,
 )
 from ial_resilience.lab.plan import FLEET_FILE, Plan, load_plan
-from ial_resilience.lab.telemetry import TELEMETRY_FILE
+from ial_resilience.lab.telemetry import store_path
 from ial_resilience.observability.store import TelemetryStore
 from ial_resilience.postgres import prepare_dir
 from ial_resilience.spec.system import ProcessSpec
@@ -300,7 +300,7 @@ class _Starter:
             discard(lab_dir)
         prepare_dir(lab_dir)
         # the services' shared telemetry store, created (WAL) before its writers start
-        TelemetryStore(lab_dir / TELEMETRY_FILE).close()
+        TelemetryStore(store_path(self.plan.state_dir)).close()
 
     def _create_links(self) -> None:
         assert self.client is not None

@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -33,7 +34,12 @@ STORE_ENV = "IALR_TELEMETRY_STORE"
 SAMPLE_ENV = "IALR_TRACE_SAMPLE"
 TRACING_ENV = "IALR_TRACING"
 DEFAULT_SAMPLE = 0.2
-TELEMETRY_FILE = "telemetry.db"  # in the lab dir (``exports.telemetry``)
+TELEMETRY_FILE = "telemetry.db"  # in the lab dir: see store_path
+
+
+def store_path(state_dir: Path | str) -> Path:
+    """The lab's telemetry store: ``<state_dir>/lab/telemetry.db`` (a fresh one per ``up``)."""
+    return Path(state_dir) / "lab" / TELEMETRY_FILE
 
 
 @dataclass(frozen=True)
