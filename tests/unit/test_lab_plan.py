@@ -54,3 +54,12 @@ def test_lab_info_round_trips_and_gives_experiment_variables() -> None:
     data = info.to_json()
     assert data["variables"] == {"links.api->db": "127.0.0.1:3", "lb": "http://127.0.0.1:2"}
     assert LabInfo.from_json(data) == info
+
+
+def test_failover_client_waits_longer_than_the_control_planes_worst_case() -> None:
+    """The provider must not give up on a failover the control plane is still finishing
+    (fence with SIGINT then SIGKILL, each with a grace, then promotion retried to a deadline)."""
+    from ial_resilience.lab.control.database import FENCE_GRACE_S, PROMOTE_DEADLINE_S
+    from ial_resilience.lab.faults import CONTROL_TIMEOUT_S
+
+    assert CONTROL_TIMEOUT_S > 2 * FENCE_GRACE_S + PROMOTE_DEADLINE_S

@@ -34,13 +34,19 @@ ONE_WAY_NOTE = (
 )
 
 
+CONTROL_TIMEOUT_S = 30.0
+
+
 class LabFaults:
     """Lab faults through the control plane at ``control`` and the agent ``client``."""
 
     def __init__(self, control: str, client: AgentClient | None) -> None:
         self.control = control.rstrip("/")
         self._client = client
-        self._http = httpx.Client(base_url=self.control, timeout=15.0)
+        # longer than the control plane's own worst case for a failover (fence: 2 × 2 s grace,
+        # promotion retried for 15 s), so a slow promotion under load is waited for, not
+        # reported as a failed fault while the control plane finishes it
+        self._http = httpx.Client(base_url=self.control, timeout=CONTROL_TIMEOUT_S)
         self._failovers: dict[str, dict[str, Any]] = {}
 
     @classmethod
