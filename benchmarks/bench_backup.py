@@ -26,6 +26,7 @@ from pathlib import Path
 
 import psycopg
 
+from benchmarks import _sections as sections
 from ial_resilience.backup.drills import DrillResult, Scenario, run_drill
 from ial_resilience.backup.models import SnapshotMode, SourceKind
 from ial_resilience.backup.repository import LocalRepository
@@ -206,15 +207,8 @@ def render(bench: dict[str, object], drills: list[DrillResult], when: str, took:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8")
-    if MARK_START in current and MARK_END in current:
-        head, rest = current.split(MARK_START, 1)
-        updated = head + text + rest.split(MARK_END, 1)[1]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated, encoding="utf-8")
+def write_section(section: str) -> None:
+    sections.write_section(section, MARK_START, MARK_END)
 
 
 def main() -> int:

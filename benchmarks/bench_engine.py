@@ -30,6 +30,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks import _sections as sections
 from ial_resilience.agent.client import AgentClient
 from ial_resilience.engine.providers.local import LocalProvider
 from ial_resilience.engine.run import Run, RunOptions
@@ -240,16 +241,8 @@ minutes (budget 150 MB).
 {MARK_END}"""
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8")
-    if MARK_START in current and MARK_END in current:
-        head, rest = current.split(MARK_START, 1)
-        tail = rest.split(MARK_END, 1)[1]
-        updated = head + text + tail
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated, encoding="utf-8")
+def write_section(section: str) -> None:
+    sections.write_section(section, MARK_START, MARK_END)
 
 
 def main() -> int:

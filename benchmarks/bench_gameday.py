@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import _sections as sections
 from ial_resilience.gameday import kpis as kpis_mod
 from ial_resilience.gameday.outcome import build_outcome
 from ial_resilience.gameday.report import build_report, write_report
@@ -210,15 +211,8 @@ it at once; it was not timed in a browser (no Chromium on this machine).
 {MARK_END}"""
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8")
-    if MARK_START in current and MARK_END in current:
-        head, rest = current.split(MARK_START, 1)
-        updated = head + text + rest.split(MARK_END, 1)[1]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated, encoding="utf-8")
+def write_section(section: str) -> None:
+    sections.write_section(section, MARK_START, MARK_END)
 
 
 def main() -> int:

@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks import _sections as sections
 from ial_resilience.postgres import PostgresInstance
 
 ROOT = Path(__file__).resolve().parent
@@ -138,15 +139,8 @@ at once (PostgreSQL with SIGINT, fast shutdown), then the agent.
 {MARK_END}"""
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8")
-    if MARK_START in current and MARK_END in current:
-        head, rest = current.split(MARK_START, 1)
-        updated = head + text + rest.split(MARK_END, 1)[1]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated, encoding="utf-8")
+def write_section(section: str) -> None:
+    sections.write_section(section, MARK_START, MARK_END)
 
 
 def main() -> int:

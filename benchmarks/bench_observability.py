@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
+from benchmarks import _sections as sections
 from ial_resilience.alerting.evaluator import Evaluator
 from ial_resilience.alerting.observe import SeriesIndex, observe
 from ial_resilience.alerting.rules import RuleFile, rules_from_document
@@ -320,16 +321,8 @@ def render(rows: list[Row], seconds: float, load: float) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str, path: Path | None = None) -> None:
-    path = path or Path(__file__).with_name("BENCHMARKS.md")
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if MARK_START in text and MARK_END in text:
-        head, _, rest = text.partition(MARK_START)
-        _, _, tail = rest.partition(MARK_END)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+def write_section(section: str) -> None:
+    sections.write_section(section, MARK_START, MARK_END)
 
 
 def main() -> int:

@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
+
+from benchmarks import _sections as sections
 
 LOOPBACK = "127.0.0.1"
 GIB = 1 << 30
@@ -574,16 +575,8 @@ def render(rows: list[Row], socat_note: str, seconds: float, load: float) -> str
     return "\n".join(lines)
 
 
-def write_section(section: str, path: Path | None = None) -> None:
-    path = path or Path(__file__).with_name("BENCHMARKS.md")
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if MARK_START in text and MARK_END in text:
-        head, _, rest = text.partition(MARK_START)
-        _, _, tail = rest.partition(MARK_END)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+def write_section(section: str) -> None:
+    sections.write_section(section, MARK_START, MARK_END)
 
 
 def main() -> int:
