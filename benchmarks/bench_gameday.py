@@ -194,7 +194,7 @@ scheduled time. The 50 req/s row is the baseline. Target: 500 req/s with skew p9
 |---|---|---|---|---|---|---|---|---|
 {rows}
 
-The machine is shared (2 vCPU, other engineers' test suites running): the load average column
+The machine has 2 vCPU and may be shared with other work: the load average column
 says how busy it was. Skew is dominated by when the OS runs the generator's process: a busy
 generator (500 req/s) keeps its timetable better than an idle one (50 req/s) that must be
 woken for every request. Ad-hoc runs of 5 s at 500 req/s the same day measured skew p99
