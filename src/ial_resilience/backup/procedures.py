@@ -101,7 +101,8 @@ def _measured_on_lab(result: DrillResult | None) -> list[str]:
         f"| last lab drill | {result.started_at.strftime('%Y-%m-%d %H:%M UTC')} |",
         "|---|---|",
         f"| result | {result.status.value} |",
-        f"| RTO as users saw it (disaster → first successful write) | {rto} (target < "
+        f"| RTO as users saw it (disaster → first write on the restored server) | {rto} "
+        f"(target < "
         f"{format_duration(result.rto_target_s)}) |",
         f"| of which the restore (files, WAL replay, start) | {restore} |",
         f"| RPO (last committed heartbeat lost) | {rpo} (target ≤ "
@@ -128,8 +129,9 @@ def render(
         "",
         "`ialr recovery test --lab` runs the same disasters on the lab's writer (behind the",
         "`api->db` link) while the load generator sends orders: there the RTO is what users",
-        "saw, from the disaster to their first successful write after it, and the restored",
-        "server takes the writer's place (same port, `api->db` repointed).",
+        "saw, from the disaster to their first successful write served by the restored server",
+        "(writes a damaged writer still serves in between do not end the outage), and the",
+        "restored server takes the writer's place (same port, `api->db` repointed).",
         "",
         "## Before any disaster",
         "",

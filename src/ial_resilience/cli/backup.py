@@ -355,7 +355,8 @@ def recovery_test(
 
     With --lab the drills run one after the other on the lab's writer, under live traffic.
 
-    RTO: from the disaster to the load generator's first successful write; RPO: heartbeats.
+    RTO: from the disaster to the load generator's first successful write on the restored
+    server; RPO: heartbeats.
 
     The restored server replaces the writer on its port; a kept lab's replica is rebuilt.
 
