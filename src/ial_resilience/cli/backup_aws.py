@@ -14,6 +14,7 @@ from rich.table import Table
 from ial_resilience.aws import dynamodb, dynamodb_drill, phases, s3, s3_audit, s3_drill
 from ial_resilience.aws._session import AwsTarget
 from ial_resilience.aws.history import DrillResult, record
+from ial_resilience.cli._aws_options import Endpoint, Profile, Region
 from ial_resilience.errors import ExitCode, InputError
 from ial_resilience.units import format_duration, parse_duration
 
@@ -28,12 +29,6 @@ aws_recovery_app = typer.Typer(
 )
 console = Console(highlight=False, soft_wrap=True)
 
-Region = Annotated[str | None, typer.Option(help="AWS region (default: AWS_REGION / profile)")]
-Profile = Annotated[str | None, typer.Option(help="AWS profile (default: AWS_PROFILE)")]
-Endpoint = Annotated[
-    str | None,
-    typer.Option("--endpoint-url", help="Endpoint override, e.g. a moto server (AWS_ENDPOINT_URL)"),
-]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 RtoTarget = Annotated[str, typer.Option(help="Restore time that still passes, e.g. 15m.")]
 

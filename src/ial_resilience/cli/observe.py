@@ -18,6 +18,7 @@ from ial_resilience.aws._session import DEFAULT_REGION, AwsTarget
 from ial_resilience.aws.obs_burn_rate import dimension_sets
 from ial_resilience.aws.obs_costs import PRICE_SOURCE, PRICES_AS_OF, Usage
 from ial_resilience.aws.obs_scope import BUSINESS_NAMESPACE, Scope
+from ial_resilience.cli._aws_options import Endpoint, Profile, Region
 from ial_resilience.errors import ExitCode, InputError
 
 app = typer.Typer(
@@ -26,12 +27,6 @@ app = typer.Typer(
 )
 console = Console(highlight=False, soft_wrap=True)
 
-Region = Annotated[str | None, typer.Option(help="AWS region (default: AWS_REGION or us-east-1)")]
-Profile = Annotated[str | None, typer.Option(help="AWS profile (default: AWS_PROFILE)")]
-Endpoint = Annotated[
-    str | None,
-    typer.Option("--endpoint-url", help="Endpoint override, e.g. a moto server (AWS_ENDPOINT_URL)"),
-]
 Rules = Annotated[
     Path | None,
     typer.Option(
