@@ -2,7 +2,9 @@
 
 The writer keeps chunks in arrival order (a FIFO, so nothing is ever reordered) and sends the
 head once its ``due`` time has come: it sleeps until just before the deadline and then spins
-briefly, which hits the deadline within tens of microseconds. ``flush()`` (a toxic was
+briefly, which hits the deadline within tens of microseconds. While it waits for a lone
+chunk's deadline the thread runs with real-time priority where permitted (root), because on a
+busy machine a normal thread wakes milliseconds late at p99. ``flush()`` (a toxic was
 removed) lets everything already queued leave at once: a removed stage forwards what it holds.
 """
 
@@ -14,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from ial_resilience.agent._link_sock import precise_timers
+from ial_resilience.agent._link_sock import TimingPriority, precise_timers
 from ial_resilience.faults.toxics._stage import Chunk
 
 QUEUE_CAP = 64 << 20  # bytes held per direction before the reader waits (backpressure)
@@ -47,6 +49,7 @@ class Writer:
         self._seq = 0
         self._flush_mark = -1
         self._closed = False
+        self._priority = TimingPriority()
 
     # reader side -----------------------------------------------------------------------
     def put(self, chunks: list[Chunk]) -> None:
@@ -164,7 +167,10 @@ class Writer:
                 wait = 0.0 if seq <= self._flush_mark else chunk.due - time.monotonic()
                 # A lone chunk (request/response traffic) gets a short spin to leave on time;
                 # a stream keeps the writer near a deadline all along, so it sleeps instead.
-                spin = _SPIN if len(self._queue) <= _SPIN_QUEUE else 0.0
+                lone = len(self._queue) <= _SPIN_QUEUE
+                spin = _SPIN if lone else 0.0
+                if wait > 0:  # waking on time matters for a lone chunk only
+                    self._priority.set(lone)
                 if wait > spin:
                     self._cond.wait(wait - spin)
                     continue
