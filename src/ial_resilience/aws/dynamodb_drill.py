@@ -20,10 +20,10 @@ from datetime import datetime
 
 from ial_resilience.aws import dynamodb as ddb
 from ial_resilience.aws._session import AwsError, AwsNotFound, AwsTarget
-from ial_resilience.aws.history import DrillResult, iso, utc_now
+from ial_resilience.aws.history import AwsScenario, DrillResult, iso, utc_now
 from ial_resilience.errors import InputError
 
-SCENARIO = "aws-dynamodb-pitr"
+SCENARIO = AwsScenario.DYNAMODB_PITR
 RTO_TARGET_S = 15 * 60.0
 
 

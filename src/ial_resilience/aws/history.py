@@ -6,6 +6,9 @@ One JSON file per drill under ``$IALR_STATE_DIR`` (or ``~/.local/state/ialr``)
 ``passed``, ``details``; plus the field names the local drills use
 (``ial_resilience.backup.drills.DrillResult``: ``started_at``, ``status``, ``rto_target_s``,
 ``data_ok``, ``detail``) so one reader can list both.
+
+:func:`latest_results` reads the newest result of each :class:`AwsScenario` back (files of the
+local drills in the same directory are skipped; ``ialr recovery docs`` renders both).
 """
 
 from __future__ import annotations
@@ -14,10 +17,18 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from ial_resilience.errors import StoreError
+
+
+class AwsScenario(StrEnum):
+    """The AWS restore drills (``ialr recovery aws dynamodb|s3``) as recorded in the history."""
+
+    DYNAMODB_PITR = "aws-dynamodb-pitr"
+    S3_PREVIOUS_VERSION = "aws-s3-previous-version"
 
 
 @dataclass(frozen=True)
@@ -75,3 +86,31 @@ def record(result: DrillResult, directory: Path | None = None) -> Path:
             hint="make the directory writable or set IALR_STATE_DIR to a writable directory",
         ) from error
     return path
+
+
+def _read(path: Path) -> DrillResult | None:
+    """The AWS drill recorded in ``path``; None for a local drill's file or an unreadable one."""
+    try:
+        saved = json.loads(path.read_text())
+        scenario = AwsScenario(saved["scenario"])
+        return DrillResult(
+            scenario=scenario,
+            started=str(saved["started"]),
+            rto_s=None if saved["rto_s"] is None else float(saved["rto_s"]),
+            rpo_s=None if saved["rpo_s"] is None else float(saved["rpo_s"]),
+            passed=bool(saved["passed"]),
+            details=dict(saved.get("details") or {}),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def latest_results(directory: Path | None = None) -> dict[AwsScenario, DrillResult]:
+    """The newest recorded result of each AWS scenario (file names start with the time)."""
+    directory = directory or history_dir()
+    found: dict[AwsScenario, DrillResult] = {}
+    for path in sorted(directory.glob("*-aws-*.json")) if directory.is_dir() else []:
+        result = _read(path)
+        if result is not None:
+            found[AwsScenario(result.scenario)] = result
+    return found

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from ial_resilience.aws import s3
 from ial_resilience.aws._session import AwsTarget, aws_call
-from ial_resilience.aws.history import DrillResult, iso, utc_now
+from ial_resilience.aws.history import AwsScenario, DrillResult, iso, utc_now
 from ial_resilience.errors import InputError
 
-SCENARIO = "aws-s3-previous-version"
+SCENARIO = AwsScenario.S3_PREVIOUS_VERSION
 RTO_TARGET_S = 15 * 60.0
 DRILL_PREFIX = "ialr-drill/"
 

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
+from ial_resilience.aws import history as aws_history
 from ial_resilience.backup import drills, procedures, restore, retention, sources, verify
 from ial_resilience.backup.models import Compression, PhysicalFormat, SnapshotMode, SourceKind
 from ial_resilience.backup.pgtools import connect
@@ -401,11 +402,20 @@ def recovery_test(
 def recovery_docs(
     out: Annotated[Path, typer.Option(help="file to write")] = Path("docs/RECOVERY_PROCEDURES.md"),
 ) -> None:
-    """Write RECOVERY_PROCEDURES.md from the last recorded drill of each scenario."""
-    results = drills.latest_results()
+    """Write RECOVERY_PROCEDURES.md from the last recorded drill of each scenario.
+
+    PostgreSQL scenarios (`ialr recovery test`, with and without --lab) and AWS scenarios
+    (`ialr recovery aws dynamodb|s3`) are read from the same history directory; a scenario
+    with no recorded drill is shown as never drilled.
+    """
+    history = drills.history_dir()
+    results = drills.latest_results(history)
+    on_aws = aws_history.latest_results(history)
+    text = procedures.render(results, drills.latest_results(history, lab=True), on_aws)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(procedures.render(results, drills.latest_results(lab=True)))
-    _console().print(f"wrote {out} ({len(results)} of {len(drills.Scenario)} scenarios drilled)")
+    out.write_text(text)
+    _console().print(f"wrote {out} ({len(results)} of {len(drills.Scenario)} scenarios drilled; "
+                     f"AWS: {len(on_aws)} of {len(aws_history.AwsScenario)})")  # fmt: skip
 
 
 # AWS commands (DynamoDB, S3, the 00d phase) live in their own module.
