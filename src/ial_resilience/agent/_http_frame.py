@@ -1,105 +1,241 @@
 """Framing of the client → server byte stream into HTTP/1.1 requests, for HTTP-aware links.
 
-Requests with a ``Content-Length`` body (or none) over keep-alive connections are framed: the
-first chunk of each request carries its method and path, every chunk its request id, so the
-``http_abort`` / ``http_delay`` stages can act on whole requests. A request with a
-``Transfer-Encoding`` (chunked) body, an oversized or unparsable head switches the connection
-to pass-through: its bytes are forwarded unmatched from then on.
+Every request of a keep-alive connection is framed, whatever its body: none, a
+``Content-Length`` body, or a ``Transfer-Encoding: chunked`` body (chunk extensions, trailers,
+the terminating 0-chunk; see :mod:`._http_body`). The first piece of each request carries its
+method and path, every piece its request id, so the ``http_abort`` / ``http_delay`` stages act
+on whole requests. Pipelined requests (several in one read) and requests split across any
+read boundaries — one byte at a time included — are framed the same way. Only a request head
+is held until it is complete (at most :data:`MAX_HEAD` bytes); body bytes leave at once, so
+``Expect: 100-continue`` works (the head goes on, the body follows the server's ``100``).
+
+A stream that cannot be framed switches the connection to pass-through: its bytes go on
+unchanged and unmatched (request id -1) from then on, and the framer reports why once
+(:class:`Unframed`, through ``on_unframed`` and the ``ialr.agent`` log). That happens for a
+request line that is not HTTP/1.x (TLS or HTTP/2 sent to an HTTP link, the tunnel after an
+accepted ``CONNECT`` or ``Upgrade``: detected from the first bytes, never held), a malformed
+header section, a head larger than :data:`MAX_HEAD`, a transfer coding other than chunked, or
+a malformed chunked body. Bytes are never altered, dropped or reordered by the framer.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable
+from enum import StrEnum
 from urllib.parse import urlsplit
 
+from ial_resilience.agent._http_body import (
+    BodyFramingError,
+    BodyWalker,
+    ChunkedBody,
+    LengthBody,
+)
 from ial_resilience.faults.toxics._stage import Chunk, HttpRequestHead
 
 MAX_HEAD = 64 * 1024
+NO_REQUEST = -1  # request id of bytes that belong to no framed request
+_MAX_METHOD = 32
+_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HEAD_END = re.compile(rb"\n\r?\n")
+_VERSION = re.compile(rb"HTTP/1\.[0-9]")
+_log = logging.getLogger("ialr.agent")
+
+
+class Unframed(StrEnum):
+    """Why a connection stopped being framed; its later requests pass through unmatched."""
+
+    NOT_HTTP = "not_http"  # the request line is not HTTP/1.x (TLS, HTTP/2, a tunnel)
+    BAD_HEAD = "bad_head"  # malformed header section or Content-Length
+    HEAD_TOO_LARGE = "head_too_large"  # no end of head within MAX_HEAD bytes
+    TRANSFER_CODING = "transfer_coding"  # Transfer-Encoding whose last coding is not chunked
+    BAD_CHUNK = "bad_chunk"  # malformed chunked body
 
 
 class RequestFramer:
     """Stateful splitter of one connection's request stream (one thread uses it)."""
 
-    def __init__(self) -> None:
-        self._head = b""  # bytes of a request head not yet complete
-        self._body_left = 0
-        self._request_id = -1
-        self._passthrough = False
+    def __init__(self, on_unframed: Callable[[Unframed], None] | None = None) -> None:
+        self._head = bytearray()  # bytes of a request head not yet complete
+        self._start = 0  # where the request line begins in _head (after stray CR/LF)
+        self._line_checked = False  # the request line of _head is complete and valid
+        self._body: BodyWalker | None = None  # None: the next bytes start a head
+        self._request_id = NO_REQUEST
+        self._on_unframed = on_unframed
+        self.unframed: Unframed | None = None
+
+    @property
+    def requests(self) -> int:
+        """Requests framed so far on this connection."""
+        return self._request_id + 1
 
     def feed(self, chunk: Chunk) -> list[Chunk]:
-        if self._passthrough:
-            chunk.request_id = -1
+        """Pieces of ``chunk`` (same bytes, same order) tagged with their request."""
+        if self.unframed is not None:
+            chunk.request_id = NO_REQUEST
             return [chunk]
         out: list[Chunk] = []
-        data = chunk.data
-        while data and not self._passthrough:
-            if self._body_left:
-                body, data = data[: self._body_left], data[self._body_left :]
-                self._body_left -= len(body)
-                out.append(self._piece(chunk, body))
+        data, pos = chunk.data, 0
+        while pos < len(data) and self.unframed is None:
+            if self._body is not None:
+                pos = self._take_body(chunk, pos, out)
             else:
-                data = self._take_head(chunk, data, out)
-        if data:
-            out.append(self._piece(chunk, data))
+                pos = self._take_head(chunk, pos, out)
+        if pos < len(data):
+            out.append(self._piece(chunk, data[pos:]))
         return out
 
     def flush(self, arrival: float) -> list[Chunk]:
-        """Bytes of an incomplete head, released as they are (end of stream, toxic removed)."""
+        """Bytes of an incomplete head, released as they are (end of stream)."""
         if not self._head:
             return []
-        held, self._head = self._head, b""
+        held = bytes(self._head)
+        self._reset_head()
         return [Chunk(held, arrival, arrival)]
 
-    def _take_head(self, chunk: Chunk, data: bytes, out: list[Chunk]) -> bytes:
-        buffered = (self._head + data).lstrip(b"\r\n")
-        end = buffered.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buffered) > MAX_HEAD:
-                self._passthrough = True
-                out.append(self._piece(chunk, buffered))
-                self._head = b""
-            else:
-                self._head = buffered
-            return b""
-        self._head = b""
-        head, rest = buffered[: end + 4], buffered[end + 4 :]
-        parsed = parse_head(head)
-        if parsed is None:
-            self._passthrough = True
-            out.append(self._piece(chunk, head))
-            return rest
-        request, self._body_left = parsed
-        self._request_id += 1
-        first = self._piece(chunk, head)
-        first.request = request
-        out.append(first)
-        return rest
+    # body -----------------------------------------------------------------------------
+    def _take_body(self, chunk: Chunk, pos: int, out: list[Chunk]) -> int:
+        assert self._body is not None
+        try:
+            size = self._body.take(chunk.data, pos)
+        except BodyFramingError as exc:
+            self._stop(Unframed.BAD_CHUNK, str(exc))
+            return pos
+        if size:
+            out.append(self._piece(chunk, _part(chunk.data, pos, pos + size)))
+        if self._body.done:
+            self._body = None
+        return pos + size
 
+    # head -----------------------------------------------------------------------------
+    def _take_head(self, chunk: Chunk, pos: int, out: list[Chunk]) -> int:
+        data = chunk.data
+        held = len(self._head)
+        if held == self._start:  # stray CR/LF between requests stay with the next head
+            stray = len(data) - pos - len(data[pos:].lstrip(b"\r\n"))
+            self._start += stray
+        self._head += data[pos:]
+        found = _HEAD_END.search(self._head, max(self._start, held - 2))
+        if found is None:
+            return self._wait_for_head(chunk, out, len(data))
+        end = found.end()
+        head = bytes(self._head[:end])
+        parsed = parse_head(head[self._start :])
+        self._reset_head()
+        if isinstance(parsed, Unframed):
+            self._stop(parsed, f"request head {head[:60]!r}")
+            out.append(self._piece(chunk, head))
+        else:
+            request, self._body = parsed
+            self._request_id += 1
+            first = self._piece(chunk, head)
+            first.request = request
+            out.append(first)
+            if self._body.done:
+                self._body = None
+        return pos + end - held
+
+    def _wait_for_head(self, chunk: Chunk, out: list[Chunk], consumed: int) -> int:
+        reason = self._implausible()
+        if reason is None and len(self._head) > MAX_HEAD:
+            reason = Unframed.HEAD_TOO_LARGE
+        if reason is not None:
+            head = bytes(self._head)
+            self._reset_head()
+            self._stop(reason, f"request head {head[:60]!r}")
+            out.append(self._piece(chunk, head))
+        return consumed
+
+    def _implausible(self) -> Unframed | None:
+        """NOT_HTTP as soon as the first bytes cannot start an HTTP/1.x request line."""
+        if self._line_checked:
+            return None
+        start = self._start
+        prefix = bytes(self._head[start : start + _MAX_METHOD + 1])
+        method = prefix.split(b" ", 1)[0]
+        if len(method) > _MAX_METHOD or not set(method) <= _TCHAR:
+            return Unframed.NOT_HTTP
+        line_end = self._head.find(b"\n", start)
+        if line_end < 0:
+            return None
+        if request_line(bytes(self._head[start:line_end]).removesuffix(b"\r")) is None:
+            return Unframed.NOT_HTTP
+        self._line_checked = True
+        return None
+
+    def _reset_head(self) -> None:
+        self._head = bytearray()
+        self._start = 0
+        self._line_checked = False
+
+    # pieces and pass-through ----------------------------------------------------------
     def _piece(self, chunk: Chunk, data: bytes) -> Chunk:
-        piece = chunk.split(data, chunk.due)
-        piece.request_id = -1 if self._passthrough else self._request_id
+        piece = chunk if data is chunk.data else chunk.split(data, chunk.due)
+        piece.request_id = NO_REQUEST if self.unframed is not None else self._request_id
         return piece
 
+    def _stop(self, reason: Unframed, detail: str) -> None:
+        self.unframed = reason
+        self._body = None
+        _log.warning(
+            "HTTP link: cannot frame the request stream after %d request(s) (%s: %s); the rest"
+            " of this connection passes through unmatched by http toxics",
+            self.requests,
+            reason.value,
+            detail,
+        )
+        if self._on_unframed is not None:
+            try:
+                self._on_unframed(reason)
+            except Exception:  # a counter must never break the relay
+                _log.exception("HTTP link: the unframed-stream callback failed")
 
-def parse_head(head: bytes) -> tuple[HttpRequestHead, int] | None:
-    """Method, path and body length of a request head; None when it cannot be framed."""
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+
+def _part(data: bytes, start: int, stop: int) -> bytes:
+    return data if start == 0 and stop == len(data) else data[start:stop]
+
+
+def request_line(line: bytes) -> HttpRequestHead | None:
+    """Method and path of ``METHOD SP target SP HTTP/1.x``; None when it is not one."""
+    parts = line.split(b" ")
+    if len(parts) != 3 or not _VERSION.fullmatch(parts[2]):
         return None
-    lines = text.split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+    method, target = parts[0], parts[1]
+    if not method or not set(method) <= _TCHAR or not target or b"\t" in target:
         return None
-    length = 0
+    text = target.decode("latin-1")
+    path = (urlsplit(text).path or "/") if "://" in text else text
+    return HttpRequestHead(method.decode("ascii"), path)
+
+
+def parse_head(head: bytes) -> tuple[HttpRequestHead, BodyWalker] | Unframed:
+    """The request line and body framing of a complete head (request line first)."""
+    lines = [line.removesuffix(b"\r") for line in head.split(b"\n")]
+    request = request_line(lines[0])
+    if request is None:
+        return Unframed.NOT_HTTP
+    lengths: set[bytes] = set()
+    codings: list[bytes] = []
     for line in lines[1:]:
-        name, _, value = line.partition(":")
-        name = name.strip().lower()
-        if name == "transfer-encoding":
-            return None
-        if name == "content-length":
-            if not value.strip().isdigit():
-                return None
-            length = int(value.strip())
-    target = parts[1]
-    path = urlsplit(target).path or "/" if "://" in target else target
-    return HttpRequestHead(parts[0], path), length
+        if not line:
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not name or not set(name) <= _TCHAR:
+            return Unframed.BAD_HEAD  # also obs-fold: a continuation line starts with SP/HT
+        name = name.lower()
+        if name == b"content-length":
+            lengths.update(v.strip(b" \t") for v in value.split(b","))
+        elif name == b"transfer-encoding":
+            codings += [c.strip(b" \t").lower() for c in value.split(b",") if c.strip(b" \t")]
+    body = _body(lengths, codings) if codings or lengths else LengthBody(0)
+    return body if isinstance(body, Unframed) else (request, body)
+
+
+def _body(lengths: set[bytes], codings: list[bytes]) -> BodyWalker | Unframed:
+    if codings:  # Transfer-Encoding overrides Content-Length (RFC 9112 §6.3)
+        return ChunkedBody() if codings[-1] == b"chunked" else Unframed.TRANSFER_CODING
+    if len(lengths) != 1:
+        return Unframed.BAD_HEAD
+    (length,) = lengths
+    return LengthBody(int(length)) if length.isdigit() else Unframed.BAD_HEAD

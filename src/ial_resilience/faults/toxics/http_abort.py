@@ -17,22 +17,42 @@ from ial_resilience.faults.toxics._stage import Chunk, Control, Stage
 
 
 class AbortStage(Stage):
+    """Answers a matching request itself and swallows every byte of it (head and body).
+
+    Bytes the link could not frame (request id -1) right after an aborted request cannot go
+    on: the server never saw that request's head, so they would reach it as garbage. The
+    connection is closed instead (counted in ``connections_closed``).
+    """
+
     def __init__(self, matcher: RequestMatcher, status: int, evidence: Evidence, control: Control):
         self._matcher = matcher
         self._response = status_response(status)
         self._evidence = evidence
         self._control = control
         self._aborted: int | None = None  # the request whose bytes are being swallowed
+        self._latest = -1  # the last request whose head went by
+        self._closed = False
 
     def process(self, chunk: Chunk, now: float) -> list[Chunk]:
-        if chunk.request is not None and self._matcher.hits(chunk.request):
-            self._aborted = chunk.request_id
-            self._evidence.add(requests_aborted=1, chunks=1)
-            self._control.reply(self._response)
-            return []
-        if chunk.request_id >= 0 and chunk.request_id == self._aborted:
+        if chunk.request is not None:
+            self._latest = chunk.request_id
+            if self._matcher.hits(chunk.request):
+                self._aborted = chunk.request_id
+                self._evidence.add(requests_aborted=1, chunks=1)
+                self._control.reply(self._response)
+                return []
+        if chunk.request_id >= 0:
+            return [] if chunk.request_id == self._aborted else [chunk]
+        if self._aborted is not None and self._aborted == self._latest:
+            self._close()
             return []
         return [chunk]
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._evidence.add(connections_closed=1)
+            self._control.close()
 
 
 class HttpAbort(ToxicKind):

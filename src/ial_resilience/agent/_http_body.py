@@ -1,0 +1,133 @@
+"""Where an HTTP/1.1 request body ends, found while its bytes pass (for the request framer).
+
+Two body framings exist for requests (RFC 9112 §6): a ``Content-Length`` count, or the
+``chunked`` transfer coding — chunk-size lines in hex (with optional ``;name=value``
+extensions), each chunk's data followed by CRLF, a terminating ``0`` chunk, then a trailer
+section ended by an empty line. A walker never holds bytes: :meth:`BodyWalker.take` says how
+many of the bytes offered belong to the body, and only a chunk-size or trailer line that is
+still incomplete is remembered (bounded) to be parsed when its end arrives.
+
+Line ends are CRLF; a bare LF is accepted as well, as line-reading servers do. Anything else
+raises :class:`BodyFramingError`: the framer then stops framing the connection.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+MAX_LINE = 16 * 1024  # a chunk-size line (with extensions) or one trailer line
+MAX_TRAILERS = 64 * 1024  # the whole trailer section
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_MAX_HEX_DIGITS = 16
+
+
+class BodyFramingError(ValueError):
+    """The body does not follow its framing; the rest of the stream cannot be framed."""
+
+
+class BodyWalker:
+    """Follows one request body. ``done`` turns True once its last byte has been taken."""
+
+    done: bool
+
+    def take(self, data: bytes, start: int) -> int:
+        """How many bytes of ``data[start:]`` belong to the body (it may end inside them)."""
+        raise NotImplementedError
+
+
+class LengthBody(BodyWalker):
+    """A body of exactly ``length`` bytes (``Content-Length``; 0 for a request without one)."""
+
+    def __init__(self, length: int) -> None:
+        self._left = length
+        self.done = length == 0
+
+    def take(self, data: bytes, start: int) -> int:
+        size = min(self._left, len(data) - start)
+        self._left -= size
+        self.done = self._left == 0
+        return size
+
+
+class _Part(Enum):
+    SIZE_LINE = "size line"
+    DATA = "chunk data"
+    DATA_END = "CRLF after chunk data"
+    TRAILER = "trailer section"
+
+
+class ChunkedBody(BodyWalker):
+    """A ``Transfer-Encoding: chunked`` body, walked byte-exactly across any read boundaries."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self._part = _Part.SIZE_LINE
+        self._line = bytearray()  # the incomplete size or trailer line seen so far
+        self._left = 0  # bytes of chunk data still to come
+        self._cr = False  # DATA_END: the CR has been seen, the LF is next
+        self._trailer_bytes = 0
+
+    def take(self, data: bytes, start: int) -> int:
+        pos = start
+        while pos < len(data) and not self.done:
+            if self._part is _Part.DATA:
+                size = min(self._left, len(data) - pos)
+                self._left -= size
+                pos += size
+                if self._left == 0:
+                    self._part = _Part.DATA_END
+            elif self._part is _Part.DATA_END:
+                pos = self._data_end(data, pos)
+            else:
+                pos = self._line_part(data, pos)
+        return pos - start
+
+    def _data_end(self, data: bytes, pos: int) -> int:
+        byte = data[pos]
+        if byte == 0x0D and not self._cr:
+            self._cr = True
+        elif byte == 0x0A:
+            self._cr = False
+            self._part = _Part.SIZE_LINE
+        else:
+            raise BodyFramingError(f"expected CRLF after chunk data, found byte {byte:#04x}")
+        return pos + 1
+
+    def _line_part(self, data: bytes, pos: int) -> int:
+        end = data.find(b"\n", pos)
+        stop = len(data) if end < 0 else end + 1
+        self._line += data[pos:stop]
+        if len(self._line) > MAX_LINE:
+            raise BodyFramingError(f"a {self._part.value} longer than {MAX_LINE} bytes")
+        if end >= 0:
+            line, self._line = bytes(self._line[:-1]).removesuffix(b"\r"), bytearray()
+            if self._part is _Part.SIZE_LINE:
+                self._size_line(line)
+            else:
+                self._trailer_line(line, stop - pos)
+        return stop
+
+    def _size_line(self, line: bytes) -> None:
+        size = chunk_size(line)
+        if size == 0:
+            self._part = _Part.TRAILER
+        else:
+            self._left = size
+            self._part = _Part.DATA
+
+    def _trailer_line(self, line: bytes, length: int) -> None:
+        self._trailer_bytes += length
+        if not line:
+            self.done = True
+        elif self._trailer_bytes > MAX_TRAILERS:
+            raise BodyFramingError(f"a trailer section longer than {MAX_TRAILERS} bytes")
+        elif b":" not in line or line[:1] in (b" ", b"\t"):
+            raise BodyFramingError(f"a trailer line that is not a field: {line[:40]!r}")
+
+
+def chunk_size(line: bytes) -> int:
+    """The size from a chunk-size line without its line end: ``1a;ext=v`` → 26."""
+    digits = line.split(b";", 1)[0].rstrip(b" \t")
+    if not digits or len(digits) > _MAX_HEX_DIGITS or not set(digits) <= _HEX:
+        raise BodyFramingError(f"a chunk-size line that is not hex: {line[:40]!r}")
+    return int(digits, 16)
