@@ -2,20 +2,22 @@
 
 Every request of a keep-alive connection is framed, whatever its body: none, a
 ``Content-Length`` body, or a ``Transfer-Encoding: chunked`` body (chunk extensions, trailers,
-the terminating 0-chunk; see :mod:`._http_body`). The first piece of each request carries its
-method and path, every piece its request id, so the ``http_abort`` / ``http_delay`` stages act
-on whole requests. Pipelined requests (several in one read) and requests split across any
-read boundaries — one byte at a time included — are framed the same way. Only a request head
-is held until it is complete (at most :data:`MAX_HEAD` bytes); body bytes leave at once, so
-``Expect: 100-continue`` works (the head goes on, the body follows the server's ``100``).
+the terminating 0-chunk; see :mod:`ial_resilience.faults.toxics.http_body`). The first piece
+of each request carries its method and path, every piece its request id, so the
+``http_abort`` / ``http_delay`` stages act on whole requests. Pipelined requests (several in
+one read) and requests split across any read boundaries — one byte at a time included — are
+framed the same way. Only a request head is held until it is complete (at most
+:data:`MAX_HEAD` bytes); body bytes leave at once, so ``Expect: 100-continue`` works (the
+head goes on, the body follows the server's ``100 Continue``).
 
 A stream that cannot be framed switches the connection to pass-through: its bytes go on
 unchanged and unmatched (request id -1) from then on, and the framer reports why once
-(:class:`Unframed`, through ``on_unframed`` and the ``ialr.agent`` log). That happens for a
-request line that is not HTTP/1.x (TLS or HTTP/2 sent to an HTTP link, the tunnel after an
-accepted ``CONNECT`` or ``Upgrade``: detected from the first bytes, never held), a malformed
-header section, a head larger than :data:`MAX_HEAD`, a transfer coding other than chunked, or
-a malformed chunked body. Bytes are never altered, dropped or reordered by the framer.
+(:class:`Unframed`, through ``on_unframed`` and a warning on the ``ialr.agent`` log). That
+happens for a request line that is not HTTP/1.x (TLS or HTTP/2 sent to an HTTP link, the
+tunnel after an accepted ``CONNECT`` or ``Upgrade``: detected from the first bytes, never
+held), a malformed header section, a head larger than :data:`MAX_HEAD`, a transfer coding
+other than chunked, or a malformed chunked body. The framer never alters, drops or reorders
+bytes.
 """
 
 from __future__ import annotations
@@ -26,19 +28,21 @@ from collections.abc import Callable
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from ial_resilience.agent._http_body import (
+from ial_resilience.faults.toxics._stage import Chunk, HttpRequestHead
+from ial_resilience.faults.toxics.http_body import (
+    HEAD_END,
+    TCHAR,
     BodyFramingError,
     BodyWalker,
     ChunkedBody,
     LengthBody,
+    header_fields,
+    length_body,
 )
-from ial_resilience.faults.toxics._stage import Chunk, HttpRequestHead
 
 MAX_HEAD = 64 * 1024
 NO_REQUEST = -1  # request id of bytes that belong to no framed request
 _MAX_METHOD = 32
-_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_HEAD_END = re.compile(rb"\n\r?\n")
 _VERSION = re.compile(rb"HTTP/1\.[0-9]")
 _log = logging.getLogger("ialr.agent")
 
@@ -116,7 +120,7 @@ class RequestFramer:
             stray = len(data) - pos - len(data[pos:].lstrip(b"\r\n"))
             self._start += stray
         self._head += data[pos:]
-        found = _HEAD_END.search(self._head, max(self._start, held - 2))
+        found = HEAD_END.search(self._head, max(self._start, held - 2))
         if found is None:
             return self._wait_for_head(chunk, out, len(data))
         end = found.end()
@@ -154,7 +158,7 @@ class RequestFramer:
         start = self._start
         prefix = bytes(self._head[start : start + _MAX_METHOD + 1])
         method = prefix.split(b" ", 1)[0]
-        if len(method) > _MAX_METHOD or not set(method) <= _TCHAR:
+        if len(method) > _MAX_METHOD or not set(method) <= TCHAR:
             return Unframed.NOT_HTTP
         line_end = self._head.find(b"\n", start)
         if line_end < 0:
@@ -202,7 +206,7 @@ def request_line(line: bytes) -> HttpRequestHead | None:
     if len(parts) != 3 or not _VERSION.fullmatch(parts[2]):
         return None
     method, target = parts[0], parts[1]
-    if not method or not set(method) <= _TCHAR or not target or b"\t" in target:
+    if not method or not set(method) <= TCHAR or not target or b"\t" in target:
         return None
     text = target.decode("latin-1")
     path = (urlsplit(text).path or "/") if "://" in text else text
@@ -215,27 +219,13 @@ def parse_head(head: bytes) -> tuple[HttpRequestHead, BodyWalker] | Unframed:
     request = request_line(lines[0])
     if request is None:
         return Unframed.NOT_HTTP
-    lengths: set[bytes] = set()
-    codings: list[bytes] = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, colon, value = line.partition(b":")
-        if not colon or not name or not set(name) <= _TCHAR:
-            return Unframed.BAD_HEAD  # also obs-fold: a continuation line starts with SP/HT
-        name = name.lower()
-        if name == b"content-length":
-            lengths.update(v.strip(b" \t") for v in value.split(b","))
-        elif name == b"transfer-encoding":
-            codings += [c.strip(b" \t").lower() for c in value.split(b",") if c.strip(b" \t")]
-    body = _body(lengths, codings) if codings or lengths else LengthBody(0)
-    return body if isinstance(body, Unframed) else (request, body)
-
-
-def _body(lengths: set[bytes], codings: list[bytes]) -> BodyWalker | Unframed:
-    if codings:  # Transfer-Encoding overrides Content-Length (RFC 9112 §6.3)
-        return ChunkedBody() if codings[-1] == b"chunked" else Unframed.TRANSFER_CODING
-    if len(lengths) != 1:
+    fields = header_fields(lines[1:])
+    if fields is None:
         return Unframed.BAD_HEAD
-    (length,) = lengths
-    return LengthBody(int(length)) if length.isdigit() else Unframed.BAD_HEAD
+    lengths, codings = fields
+    if codings:  # Transfer-Encoding overrides Content-Length (RFC 9112 §6.3)
+        if codings[-1] != b"chunked":
+            return Unframed.TRANSFER_CODING
+        return request, ChunkedBody()
+    body = length_body(lengths) if lengths else LengthBody(0)
+    return Unframed.BAD_HEAD if body is None else (request, body)

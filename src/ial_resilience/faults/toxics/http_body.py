@@ -1,23 +1,28 @@
-"""Where an HTTP/1.1 request body ends, found while its bytes pass (for the request framer).
+"""Where an HTTP/1.1 message body ends, found while its bytes pass (helpers, not a toxic).
 
-Two body framings exist for requests (RFC 9112 §6): a ``Content-Length`` count, or the
-``chunked`` transfer coding — chunk-size lines in hex (with optional ``;name=value``
-extensions), each chunk's data followed by CRLF, a terminating ``0`` chunk, then a trailer
-section ended by an empty line. A walker never holds bytes: :meth:`BodyWalker.take` says how
-many of the bytes offered belong to the body, and only a chunk-size or trailer line that is
-still incomplete is remembered (bounded) to be parsed when its end arrives.
+Used by the request framer of HTTP-aware links and by ``http_abort``'s response tracking.
+Besides "until the connection closes", a body is framed (RFC 9112 §6) by a
+``Content-Length`` count or by the ``chunked`` transfer coding: chunk-size lines in hex (with
+optional ``;name=value`` extensions), each chunk's data followed by CRLF, a terminating ``0``
+chunk, then a trailer section ended by an empty line. A walker never holds bytes:
+:meth:`BodyWalker.take` says how many of the bytes offered belong to the body, and only a
+chunk-size or trailer line that is still incomplete is remembered (bounded) to be parsed when
+its end arrives.
 
 Line ends are CRLF; a bare LF is accepted as well, as line-reading servers do. Anything else
-raises :class:`BodyFramingError`: the framer then stops framing the connection.
+raises :class:`BodyFramingError`: the caller then stops framing the connection.
 """
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 
 MAX_LINE = 16 * 1024  # a chunk-size line (with extensions) or one trailer line
 MAX_TRAILERS = 64 * 1024  # the whole trailer section
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+HEAD_END = re.compile(rb"\n\r?\n")  # the empty line that ends a head (CRLF or bare LF)
 _MAX_HEX_DIGITS = 16
 
 
@@ -131,3 +136,30 @@ def chunk_size(line: bytes) -> int:
     if not digits or len(digits) > _MAX_HEX_DIGITS or not set(digits) <= _HEX:
         raise BodyFramingError(f"a chunk-size line that is not hex: {line[:40]!r}")
     return int(digits, 16)
+
+
+def header_fields(lines: list[bytes]) -> tuple[set[bytes], list[bytes]] | None:
+    """The ``Content-Length`` values and transfer codings of a head's field lines (line ends
+    removed); None when a line is not a field (no colon, a bad name, an obs-fold)."""
+    lengths: set[bytes] = set()
+    codings: list[bytes] = []
+    for line in lines:
+        if not line:
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not name or not set(name) <= TCHAR:
+            return None  # also obs-fold: a continuation line starts with SP/HT
+        name = name.lower()
+        if name == b"content-length":
+            lengths.update(v.strip(b" \t") for v in value.split(b","))
+        elif name == b"transfer-encoding":
+            codings += [c.strip(b" \t").lower() for c in value.split(b",") if c.strip(b" \t")]
+    return lengths, codings
+
+
+def length_body(lengths: set[bytes]) -> LengthBody | None:
+    """The body of one agreed ``Content-Length``; None when the values are bad or differ."""
+    if len(lengths) != 1:
+        return None
+    (length,) = lengths
+    return LengthBody(int(length)) if length.isdigit() else None
