@@ -116,6 +116,36 @@ def test_pipelined_requests_in_one_write_are_each_matched(
     assert aborted["requests_aborted"] == 1 and delayed["requests_delayed"] == 1
 
 
+def test_an_aborted_pipelined_request_is_answered_in_its_turn(
+    http_server: ThreadingHTTPServer,
+) -> None:
+    """The injected answer waits for the server's answers to the requests sent before it."""
+    with running_link((LOOPBACK, http_server.server_address[1]), http=True) as link:
+        toxic = link.add_toxic(parse_toxic("http_abort", {"status": 503, "path": "/orders"}))
+        sock, rfile = raw_connection(link.listen_address)
+        with sock, rfile:
+            sock.sendall(
+                b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n"
+                + chunked(b"/b")
+                + b"GET /orders/1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                + chunked(b"/orders/2")
+                + b"HEAD /c HTTP/1.1\r\nHost: t\r\n\r\n"
+                + b"GET /orders/3 HTTP/1.1\r\nHost: t\r\n\r\n"
+            )
+            responses = [read_response(rfile, head=i == 4) for i in range(6)]
+        evidence = link.remove_toxic(toxic)
+    injected = (503, b'{"error": "injected by ialr"}')
+    assert responses == [
+        (200, b"GET /a 0"),
+        (200, b"POST /b 7"),
+        injected,
+        injected,
+        (200, b""),
+        injected,
+    ]
+    assert evidence["requests_aborted"] == 3
+
+
 def test_expect_100_continue_gets_the_servers_continue_then_the_body_goes_on(
     http_server: ThreadingHTTPServer,
 ) -> None:

@@ -37,6 +37,12 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = _answer
 
+    def do_HEAD(self) -> None:
+        self.seen.append((self.command, self.path, b""))
+        self.send_response(200)
+        self.send_header("Content-Length", "12")  # what a GET would carry; no body follows
+        self.end_headers()
+
     def _read_chunked(self) -> bytes:
         body = b""
         while size := int(self.rfile.readline().split(b";")[0].strip(), 16):
@@ -83,8 +89,8 @@ def chunked_request(
     return response.status, response.read()
 
 
-def read_response(rfile: BinaryIO) -> tuple[int, bytes]:
-    """One response (status, body by Content-Length) from a raw connection's reader."""
+def read_response(rfile: BinaryIO, head: bool = False) -> tuple[int, bytes]:
+    """One response (status, body by Content-Length; none for ``head``) from a raw reader."""
     status_line = rfile.readline()
     if not status_line:
         raise EOFError("the connection ended before a response")
@@ -94,7 +100,7 @@ def read_response(rfile: BinaryIO) -> tuple[int, bytes]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
-    return status, rfile.read(length)
+    return status, b"" if head else rfile.read(length)
 
 
 def raw_connection(address: tuple[str, int]) -> tuple[socket.socket, BinaryIO]:

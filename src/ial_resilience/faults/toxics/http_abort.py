@@ -1,9 +1,13 @@
-"""``http_abort``: answer matching requests with ``status`` and never forward them."""
+"""``http_abort``: answer matching requests with ``status`` and never forward them.
+
+On a pipelined connection the answer takes the request's turn: it reaches the client after
+the server's answers to the requests sent before it (see :mod:`.http_order`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ial_resilience.faults.toxics._evidence import Evidence
 from ial_resilience.faults.toxics._http_match import (
@@ -14,6 +18,7 @@ from ial_resilience.faults.toxics._http_match import (
 from ial_resilience.faults.toxics._kind import ToxicKind
 from ial_resilience.faults.toxics._spec import Attr, Direction
 from ial_resilience.faults.toxics._stage import Chunk, Control, Stage
+from ial_resilience.faults.toxics.http_order import AnswerOrder, AnswerOrders, AnswerStage
 
 
 class AbortStage(Stage):
@@ -24,22 +29,27 @@ class AbortStage(Stage):
     connection is closed instead (counted in ``connections_closed``).
     """
 
-    def __init__(self, matcher: RequestMatcher, status: int, evidence: Evidence, control: Control):
+    def __init__(
+        self,
+        matcher: RequestMatcher,
+        status: int,
+        evidence: Evidence,
+        control: Control,
+        order: AnswerOrder,
+    ) -> None:
         self._matcher = matcher
         self._response = status_response(status)
         self._evidence = evidence
         self._control = control
+        self._order = order
         self._aborted: int | None = None  # the request whose bytes are being swallowed
-        self._latest = -1  # the last request whose head went by
+        self._latest = -1  # the last request whose bytes went by
         self._closed = False
 
     def process(self, chunk: Chunk, now: float) -> list[Chunk]:
-        if chunk.request is not None:
+        if chunk.request_id > self._latest:
             self._latest = chunk.request_id
-            if self._matcher.hits(chunk.request):
-                self._aborted = chunk.request_id
-                self._evidence.add(requests_aborted=1, chunks=1)
-                self._control.reply(self._response)
+            if self._met_request(chunk):
                 return []
         if chunk.request_id >= 0:
             return [] if chunk.request_id == self._aborted else [chunk]
@@ -47,6 +57,18 @@ class AbortStage(Stage):
             self._close()
             return []
         return [chunk]
+
+    def _met_request(self, chunk: Chunk) -> bool:
+        """A new request begins: abort it (True) or let the server answer it (False)."""
+        request = chunk.request
+        if request is None or not self._matcher.hits(request):
+            self._order.forwarded(request.method if request is not None else None)
+            return False
+        self._aborted = chunk.request_id
+        self._evidence.add(requests_aborted=1, chunks=1)
+        if self._order.inject(self._response):
+            self._control.reply(self._response)
+        return True
 
     def _close(self) -> None:
         if not self._closed:
@@ -63,8 +85,14 @@ class HttpAbort(ToxicKind):
         **MATCH_ATTRIBUTES,
     }
 
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self._orders = AnswerOrders()
+
     def stage(self, evidence: Evidence, control: Control, flow: Direction) -> Stage | None:
-        if flow is not Direction.UPSTREAM:
-            return None
+        order = self._orders.of(control)
+        if flow is Direction.DOWNSTREAM:
+            order.track()
+            return AnswerStage(order)
         matcher = RequestMatcher(self.text("method"), self.text("path"), self.number("percentage"))
-        return AbortStage(matcher, int(self.number("status")), evidence, control)
+        return AbortStage(matcher, int(self.number("status")), evidence, control, order)

@@ -1,0 +1,154 @@
+"""Answers in request order on one connection, for ``http_abort`` (helpers, not a toxic).
+
+HTTP/1.1 answers requests in the order they were sent. When a client pipelines (sends request
+2 before the answer to request 1 came back) and ``http_abort`` answers request 2 itself, that
+answer must reach the client after the server's answer to request 1, never before it and
+never inside it. :class:`AnswerOrder` keeps, per connection, one slot per request that went
+by — answered by the server, or by the toxic with its bytes — and :class:`AnswerStage`, on
+the server → client direction, follows the server's responses and slips each injected answer
+in right after the response it has to wait for.
+
+The toxic's two stages of one connection share an :class:`AnswerOrder` through the
+connection's ``Control`` (one per connection and toxic). When the responses cannot be
+followed (see :mod:`.http_response`), ordering stops for that connection: answers waiting
+are dropped (the server's stream can no longer carry them in order) and later ones are sent
+at once, as without pipelining.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections import deque
+from dataclasses import dataclass
+
+from ial_resilience.faults.toxics._stage import Chunk, Control, Stage
+from ial_resilience.faults.toxics.http_response import ResponseFramer, ResponseFramingError
+
+MAX_WAITING = 1024  # requests awaiting an answer on one connection before ordering gives up
+_log = logging.getLogger("ialr.agent")
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    method: str | None  # of a request the server answers (None: not seen)
+    answer: bytes | None = None  # the toxic's own answer, or None: the server answers
+
+
+class AnswerOrder:
+    """The answers one connection still owes its client, in request order (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: deque[_Slot] = deque()
+        self._tracking = False
+
+    def track(self) -> None:
+        """Responses are followed (an :class:`AnswerStage` sees the server's bytes)."""
+        with self._lock:
+            self._tracking = True
+
+    def forwarded(self, method: str | None) -> None:
+        """A request went on to the server, which will answer it."""
+        with self._lock:
+            if not self._tracking:
+                return
+            self._slots.append(_Slot(method))
+            if len(self._slots) > MAX_WAITING:
+                self._give_up(f"more than {MAX_WAITING} requests awaiting answers")
+
+    def inject(self, answer: bytes) -> bool:
+        """The toxic answers a request: True means send it now; False, it waits its turn."""
+        with self._lock:
+            if not self._tracking or not self._slots:
+                return True
+            self._slots.append(_Slot(None, answer))
+            return False
+
+    def oldest_method(self) -> str | None:
+        with self._lock:
+            return self._slots[0].method if self._slots else None
+
+    def answered(self) -> list[bytes]:
+        """The server finished an answer: the toxic's answers that were waiting for it."""
+        with self._lock:
+            if self._slots and self._slots[0].answer is None:
+                self._slots.popleft()
+            ready = []
+            while self._slots and self._slots[0].answer is not None:
+                answer = self._slots.popleft().answer
+                assert answer is not None
+                ready.append(answer)
+            return ready
+
+    def stop(self, reason: str) -> None:
+        """Responses cannot be followed any more: drop waiting answers, answer at once later."""
+        with self._lock:
+            self._give_up(reason)
+
+    def _give_up(self, reason: str) -> None:
+        dropped = sum(1 for slot in self._slots if slot.answer is not None)
+        self._tracking = False
+        self._slots.clear()
+        _log.debug("http_abort: answers no longer ordered (%s); %d dropped", reason, dropped)
+
+
+class AnswerStage(Stage):
+    """Server → client stage: puts waiting injected answers right after their turn."""
+
+    def __init__(self, order: AnswerOrder) -> None:
+        self._order = order
+        self._framer = ResponseFramer()
+        self._following = True
+
+    def process(self, chunk: Chunk, now: float) -> list[Chunk]:
+        if not self._following:
+            return [chunk]
+        turns: list[tuple[int, list[bytes]]] = []
+
+        def done(end: int) -> None:
+            answers = self._order.answered()
+            if answers:
+                turns.append((end, answers))
+
+        try:
+            self._framer.feed(chunk.data, self._order.oldest_method, done)
+        except ResponseFramingError as exc:
+            self._following = False
+            self._order.stop(str(exc))
+        return _weave(chunk, turns)
+
+
+def _weave(chunk: Chunk, turns: list[tuple[int, list[bytes]]]) -> list[Chunk]:
+    """``chunk`` cut after each response end, with the answers due there in between."""
+    if not turns:
+        return [chunk]
+    out: list[Chunk] = []
+    start = 0
+    for end, answers in turns:
+        if end > start:
+            out.append(chunk.split(chunk.data[start:end], chunk.due))
+        out += [Chunk(answer, chunk.arrival, chunk.due) for answer in answers]
+        start = end
+    if start < len(chunk.data):
+        out.append(chunk.split(chunk.data[start:], chunk.due))
+    return out
+
+
+class AnswerOrders:
+    """One :class:`AnswerOrder` per connection of a toxic, found by the connection's Control."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._orders: weakref.WeakKeyDictionary[Control, AnswerOrder] = weakref.WeakKeyDictionary()
+
+    def of(self, control: Control) -> AnswerOrder:
+        with self._lock:
+            try:
+                order = self._orders.get(control)
+                if order is None:
+                    order = self._orders[control] = AnswerOrder()
+            except TypeError:  # a Control that cannot be weakly referenced: not shared
+                order = AnswerOrder()
+            return order

@@ -1,0 +1,118 @@
+"""Where each HTTP/1.1 response ends in a server → client stream (helpers, not a toxic).
+
+``http_abort`` answers a request itself; on a pipelined connection its answer must wait until
+the server has answered every request sent before it. :class:`ResponseFramer` follows the
+responses as their bytes pass — never holding any — and reports the end of each final
+response. Interim ``1xx`` responses end nothing; ``HEAD`` requests and ``204``/``304``
+answers have no body (RFC 9112 §6.3).
+
+Responses it cannot follow raise :class:`ResponseFramingError`: a body delimited by the
+connection closing (no ``Content-Length``, no chunked coding), a tunnel (``101 Switching
+Protocols``, a ``2xx`` to ``CONNECT``), or bytes that are not an HTTP/1.x response.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ial_resilience.faults.toxics.http_body import (
+    HEAD_END,
+    BodyFramingError,
+    BodyWalker,
+    ChunkedBody,
+    LengthBody,
+    header_fields,
+    length_body,
+)
+
+MAX_HEAD = 64 * 1024
+_STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: .*)?")
+_PREFIX = b"HTTP/1."
+_NO_BODY = (204, 304)
+
+
+class ResponseFramingError(ValueError):
+    """The response stream cannot be followed any further."""
+
+
+class ResponseFramer:
+    """Stateful follower of one connection's responses (one thread uses it)."""
+
+    def __init__(self) -> None:
+        self._head = bytearray()  # a copy of the response head seen so far (bytes pass on)
+        self._body: BodyWalker | None = None
+
+    def feed(
+        self, data: bytes, method_of_next: Callable[[], str | None], done: Callable[[int], None]
+    ) -> None:
+        """Follow ``data``; call ``done(offset)`` just after each final response ends in it.
+
+        ``method_of_next`` names the method of the oldest request not answered yet (None
+        when unknown): a response to ``HEAD`` has no body, one to ``CONNECT`` opens a tunnel.
+        """
+        pos = 0
+        while pos < len(data):
+            if self._body is None:
+                pos = self._take_head(data, pos, method_of_next, done)
+                continue
+            try:
+                pos += self._body.take(data, pos)
+            except BodyFramingError as exc:
+                raise ResponseFramingError(str(exc)) from exc
+            if self._body.done:
+                self._body = None
+                done(pos)
+
+    def _take_head(
+        self,
+        data: bytes,
+        pos: int,
+        method_of_next: Callable[[], str | None],
+        done: Callable[[int], None],
+    ) -> int:
+        held = len(self._head)
+        self._head += data[pos:]
+        found = HEAD_END.search(self._head, max(0, held - 2))
+        if found is None:
+            start = bytes(self._head[: len(_PREFIX)])
+            if not _PREFIX.startswith(start) or len(self._head) > MAX_HEAD:
+                raise ResponseFramingError(f"not an HTTP/1.x response head: {start!r}")
+            return len(data)
+        end = found.end()
+        head, self._head = bytes(self._head[:end]), bytearray()
+        body = _body_of(head, method_of_next)
+        used = pos + end - held
+        if body is not None and body.done:
+            done(used)
+        elif body is not None:
+            self._body = body
+        return used
+
+
+def _body_of(head: bytes, method_of_next: Callable[[], str | None]) -> BodyWalker | None:
+    """The body walker of a final response (done at once when it has none); None: interim."""
+    lines = [line.removesuffix(b"\r") for line in head.split(b"\n")]
+    matched = _STATUS_LINE.fullmatch(lines[0])
+    fields = header_fields(lines[1:])
+    if matched is None or fields is None:
+        raise ResponseFramingError(f"a malformed response head: {lines[0][:60]!r}")
+    status = int(matched.group(1))
+    if status == 101:
+        raise ResponseFramingError("the connection switched protocols (101)")
+    if status < 200:
+        return None
+    method = method_of_next()
+    if method == "CONNECT" and status < 300:
+        raise ResponseFramingError("the connection became a CONNECT tunnel")
+    if method == "HEAD" or status in _NO_BODY:
+        return LengthBody(0)
+    lengths, codings = fields
+    if codings:
+        if codings[-1] == b"chunked":
+            return ChunkedBody()
+        raise ResponseFramingError("a response body that ends when the connection closes")
+    body = length_body(lengths) if lengths else None
+    if body is None:
+        raise ResponseFramingError("a response body without a usable Content-Length")
+    return body
