@@ -1,10 +1,13 @@
 """The agent process: state files, the control API on 127.0.0.1, clean exit on signals.
 
-Lifecycle: create the state dir (0700) → refuse if a live agent already owns it → write a fresh
-``agent.token`` (0600 from creation) → bind 127.0.0.1:PORT → write ``agent.json`` (url, pid)
-→ serve → on SIGTERM/SIGINT: stop serving, revert every fault, stop every link and every
-spawned process, remove ``agent.json``. Every state-changing request is logged to
-``agent.log`` and stderr.
+Lifecycle: create the state dir (0700) → refuse if a live agent already owns it → repair what
+a dead predecessor left (its holdings file: resume the processes it paused, stop the ones it
+spawned) → bind 127.0.0.1:PORT → write a fresh ``agent.token`` (0600 from creation) → start
+the watchdog (:mod:`ial_resilience.agent.watchdog`) → write ``agent.json`` (url, pid) → serve
+→ on SIGTERM/SIGINT: stop serving, revert every fault, stop every link and every spawned
+process, remove the holdings file and ``agent.json``. If the agent dies instead (``kill -9``),
+its watchdog does the repair at once. Every state-changing request is logged to ``agent.log``
+and stderr.
 
 ``python -m ial_resilience.agent.daemon --state-dir DIR --port 0`` runs it (tests use this).
 """
@@ -26,17 +29,19 @@ import uvicorn
 
 from ial_resilience.agent.api import build_app
 from ial_resilience.agent.errors import Conflict
+from ial_resilience.agent.repair import repair_dead_agents
 from ial_resilience.agent.service import Agent
 from ial_resilience.agent.state import (
-    LOG_FILE,
     AgentInfo,
     ensure_state_dir,
     read_agent_info,
     remove_agent_info,
     resolve_state_dir,
+    setup_logging,
     write_agent_info,
     write_token,
 )
+from ial_resilience.agent.watchdog import Watchdog
 from ial_resilience.errors import AgentUnreachable, IalrError, InputError
 
 LOOPBACK = "127.0.0.1"
@@ -82,13 +87,14 @@ def _interrupt(signum: int, frame: object) -> None:
     raise _Stopping
 
 
-def setup_logging(state_dir: Path) -> None:
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    formatter = logging.Formatter("%(asctime)s %(levelname)s ialr-agent: %(message)s")
-    for handler in (logging.FileHandler(state_dir / LOG_FILE), logging.StreamHandler(sys.stderr)):
-        handler.setFormatter(formatter)
-        log.addHandler(handler)
+def repair_predecessors(state_dir: Path) -> None:
+    """Repair what agents that died on this state dir left (their watchdog may have died too)."""
+    for report in repair_dead_agents(state_dir):
+        log.warning(
+            "agent %d had died without cleaning up; repaired %d process(es) it held",
+            report.agent_pid,
+            len(report.items),
+        )
 
 
 def bind(port: int) -> socket.socket:
@@ -152,9 +158,12 @@ def _run(state_dir: Path, port: int, system: Path | None) -> None:
     """Start, serve, and on any exit revert everything and remove ``agent.json``."""
     directory = ensure_state_dir(state_dir)
     refuse_if_running(directory)
-    setup_logging(directory)
+    setup_logging(log, directory)
+    repair_predecessors(directory)
     sock = bind(port)
     token = write_token(directory)
+    watchdog = Watchdog(directory)
+    watchdog.start()
     agent = Agent(directory)
     agent.start()
     url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
@@ -170,8 +179,9 @@ def _run(state_dir: Path, port: int, system: Path | None) -> None:
         log.info("stopped by a signal while starting")
     finally:
         _ignore_signals()  # a second signal must not cut the cleanup short
-        reverted = agent.shutdown()
+        reverted = agent.shutdown()  # if this raises, the watchdog repairs what is left
         remove_agent_info(directory, os.getpid())
+        watchdog.close()
         sock.close()
         log.info("agent stopped; reverted %d fault(s)", len(reverted))
 

@@ -9,18 +9,24 @@ Rules (documented in docs/INTERFACES.md §2 and the agent guide):
 - an *adopted* process is someone else's (``pid``); the agent signals it but never starts it
   again and leaves it running when the agent exits;
 - killing a process never deletes its registration: ``alive`` turns false and ``pid`` keeps the
-  last pid, so a later respawn or a status query still finds it.
+  last pid, so a later respawn or a status query still finds it;
+- what a crash of the agent would leave broken (the processes it spawned, the ones it stopped
+  with SIGSTOP) is handed to ``on_change`` as :class:`HeldProcess` tuples each time it changes:
+  *before* a SIGSTOP is sent, *after* a process is started. The agent writes them to its
+  holdings file, which its watchdog reads when the agent dies (:mod:`.watchdog`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -29,9 +35,12 @@ from typing import Any
 import psutil
 
 from ial_resilience.agent.errors import Conflict, NotFound
+from ial_resilience.agent.state import HeldKind, HeldProcess
 from ial_resilience.errors import FaultRejected, InputError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+HoldingsSink = Callable[[tuple[HeldProcess, ...]], None]
+log = logging.getLogger("ialr.agent")
 STOP_GRACE_S = 5.0
 POLL_S = 0.01
 
@@ -79,10 +88,13 @@ def _check_name(name: str) -> None:
 class ProcessTable:
     """The agent's named processes. Thread-safe."""
 
-    def __init__(self, logs_dir: Path) -> None:
+    def __init__(self, logs_dir: Path, on_change: HoldingsSink | None = None) -> None:
         self._logs_dir = logs_dir
         self._lock = threading.Lock()
         self._processes: dict[str, ManagedProcess] = {}
+        self._on_change = on_change
+        self._held_lock = threading.Lock()  # one holdings write at a time, newest state wins
+        self._stopped: dict[str, HeldProcess] = {}  # SIGSTOP sent, no SIGCONT yet
 
     # registration -------------------------------------------------------------------------
 
@@ -112,6 +124,13 @@ class ProcessTable:
                 del self._processes[name]
                 raise
             self._processes[name] = process
+        try:
+            self._record()
+        except InputError:
+            self.terminate(process, grace=2.0)
+            with self._lock:
+                self._processes.pop(name, None)
+            raise
         return process
 
     def adopt(self, name: str, pid: int) -> ManagedProcess:
@@ -209,9 +228,24 @@ class ProcessTable:
     # actions ------------------------------------------------------------------------------
 
     def send(self, process: ManagedProcess, signum: int) -> None:
-        """Send a signal; a process that is already gone → :class:`FaultRejected`."""
+        """Send a signal; a process that is already gone → :class:`FaultRejected`.
+
+        A SIGSTOP is recorded as held before it is sent (a crash right after it leaves a record
+        the watchdog resumes); a SIGCONT is recorded after it is sent.
+        """
         if not self.is_alive(process):
             raise FaultRejected(f"process {process.name!r} (pid {process.pid}) is not running")
+        if signum == signal.SIGSTOP:
+            self._hold_stopped(process)
+        try:
+            self._kill(process, signum)
+        except FaultRejected:
+            self._release_stopped(process)
+            raise
+        if signum == signal.SIGCONT:
+            self._release_stopped(process)
+
+    def _kill(self, process: ManagedProcess, signum: int) -> None:
         try:
             os.kill(process.pid, signum)
         except ProcessLookupError as error:
@@ -223,13 +257,15 @@ class ProcessTable:
 
     def wait_exit(self, process: ManagedProcess, timeout: float) -> int | None:
         """Wait until the process is gone; its exit status if the agent is its parent."""
+        status = None
         if process.popen is not None:
-            try:
-                return process.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                return None
-        wait_until(lambda: not self.is_alive(process), timeout)
-        return None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                status = process.popen.wait(timeout)
+        else:
+            wait_until(lambda: not self.is_alive(process), timeout)
+        if not self.is_alive(process):
+            self._release_stopped(process)  # a dead process holds nothing
+        return status
 
     def is_stopped(self, process: ManagedProcess) -> bool:
         try:
@@ -243,6 +279,7 @@ class ProcessTable:
             return self.wait_exit(process, 0)
         for signum in (signal.SIGTERM, signal.SIGCONT):
             _quiet_kill(process.pid, signum)
+        self._release_stopped(process)
         status = self.wait_exit(process, grace)
         if self.is_alive(process):
             _quiet_kill(process.pid, signal.SIGKILL)
@@ -259,8 +296,11 @@ class ProcessTable:
             )
         if self.is_alive(process):
             raise FaultRejected(f"process {process.name!r} is still running (pid {process.pid})")
+        with self._lock:
+            self._stopped.pop(process.name, None)
         self._start(process)
         process.restarts += 1
+        self._record_quietly()
         return process.pid
 
     def remove(self, name: str) -> dict[str, Any]:
@@ -270,6 +310,8 @@ class ProcessTable:
             self.terminate(process, grace=2.0)
         with self._lock:
             self._processes.pop(name, None)
+            self._stopped.pop(name, None)
+        self._record_quietly()
         return self.snapshot(process)
 
     def stop_spawned(self) -> None:
@@ -278,6 +320,59 @@ class ProcessTable:
             spawned = [p for p in self._processes.values() if p.origin is Origin.SPAWNED and p.pid]
         for process in spawned:
             self.terminate(process, grace=2.0)
+
+    # holdings: what a crash of the agent would leave broken ----------------------------------
+
+    def held(self) -> tuple[HeldProcess, ...]:
+        """Every spawned process (with the pid it has now) and every process stopped by us."""
+        with self._lock:
+            spawned = [
+                HeldProcess(HeldKind.SPAWNED, p.name, p.pid, p.create_time)
+                for p in self._processes.values()
+                if p.origin is Origin.SPAWNED and p.pid
+            ]
+            stopped = list(self._stopped.values())
+        return tuple(spawned + stopped)
+
+    def _record(self) -> None:
+        """Hand the holdings to ``on_change``; a failure → :class:`InputError` (nothing held)."""
+        if self._on_change is None:
+            return
+        with self._held_lock:
+            try:
+                self._on_change(self.held())
+            except OSError as error:
+                raise InputError(
+                    f"cannot record what the agent holds: {error.strerror or error}",
+                    hint="free space in (or fix the permissions of) the agent's state dir",
+                ) from error
+
+    def _record_quietly(self) -> None:
+        """Record after something was released or restarted: a failure is logged, not raised."""
+        try:
+            self._record()
+        except InputError as error:
+            log.error("%s", error.message)
+
+    def _hold_stopped(self, process: ManagedProcess) -> None:
+        with self._lock:
+            self._stopped[process.name] = HeldProcess(
+                HeldKind.PAUSED, process.name, process.pid, process.create_time
+            )
+        try:
+            self._record()
+        except InputError as error:
+            with self._lock:
+                self._stopped.pop(process.name, None)
+            raise FaultRejected(
+                f"process {process.name!r} was not paused: {error.message}", hint=error.hint
+            ) from error
+
+    def _release_stopped(self, process: ManagedProcess) -> None:
+        with self._lock:
+            released = self._stopped.pop(process.name, None)
+        if released is not None:
+            self._record_quietly()
 
 
 def _quiet_kill(pid: int, signum: int) -> None:

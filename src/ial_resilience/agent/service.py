@@ -1,13 +1,18 @@
 """The agent's domain in one object: links, processes and the fault registry.
 
 No HTTP here (that is :mod:`ial_resilience.agent.api`) and no process lifecycle (that is
-:mod:`ial_resilience.agent.daemon`).
+:mod:`ial_resilience.agent.daemon`). What a crash of the agent would leave broken (processes
+it paused or spawned) is kept in its holdings file, ``held/agent-<pid>.json``, from
+:meth:`Agent.start` until a clean :meth:`Agent.shutdown` removes it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from ial_resilience.agent.injector import Injector
 from ial_resilience.agent.metrics import AgentMetrics
@@ -21,6 +26,7 @@ from ial_resilience.agent.models import (
 from ial_resilience.agent.network import LinkTable
 from ial_resilience.agent.processes import ProcessTable
 from ial_resilience.agent.registry import FaultRecord, FaultRegistry
+from ial_resilience.agent.state import HeldProcess, Holdings, remove_holdings, write_holdings
 
 
 class Agent:
@@ -28,13 +34,19 @@ class Agent:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
+        self._pid = os.getpid()
+        self._create_time = psutil.Process(self._pid).create_time()
         self.links = LinkTable()
-        self.processes = ProcessTable(state_dir / "logs")
+        self.processes = ProcessTable(state_dir / "logs", on_change=self._record_holdings)
         self.metrics = AgentMetrics(self.links.snapshots, lambda: self.faults.active_count())
         self.faults = FaultRegistry(self, events=self.metrics)
 
     def start(self) -> None:
+        self._record_holdings(())
         self.faults.start()
+
+    def _record_holdings(self, processes: tuple[HeldProcess, ...]) -> None:
+        write_holdings(self.state_dir, Holdings(self._pid, self._create_time, processes))
 
     # Targets protocol for the registry
     def toxic_injector(self, link: str, request: FaultRequest, fault_id: str) -> Injector:
@@ -86,8 +98,9 @@ class Agent:
         }
 
     def shutdown(self) -> list[dict[str, Any]]:
-        """Revert every fault, stop every link and every spawned process."""
+        """Revert every fault, stop every link and every spawned process; then nothing is held."""
         reverted = self.faults.close()
         self.links.stop_all()
         self.processes.stop_spawned()
+        remove_holdings(self.state_dir, self._pid)
         return reverted

@@ -24,6 +24,7 @@ class CleanupResult:
     reverted: tuple[str, ...]
     already_gone: tuple[str, ...]
     error: str | None = None
+    note: str | None = None  # how it ended when nothing had to be reverted (e.g. the agent died)
 
 
 class Provider(Protocol):
