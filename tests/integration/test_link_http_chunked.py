@@ -146,6 +146,24 @@ def test_an_aborted_pipelined_request_is_answered_in_its_turn(
     assert evidence["requests_aborted"] == 3
 
 
+def test_two_abort_toxics_on_one_connection_never_wait_for_each_other(
+    http_server: ThreadingHTTPServer,
+) -> None:
+    with running_link((LOOPBACK, http_server.server_address[1]), http=True) as link:
+        first = link.add_toxic(parse_toxic("http_abort", {"status": 503, "path": "/a"}))
+        second = link.add_toxic(parse_toxic("http_abort", {"status": 502, "path": "/b"}))
+        conn = http.client.HTTPConnection(*link.listen_address, timeout=5)
+        statuses = [request(conn, "GET", path)[0] for path in ("/b", "/a", "/c", "/b", "/a")]
+        sock, rfile = raw_connection(link.listen_address)
+        with sock, rfile:  # pipelined: /b answered by the second toxic, /a by the first
+            sock.sendall(b"GET /c HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\n")
+            pipelined = [read_response(rfile)[0] for _ in range(3)]
+        evidence = [link.remove_toxic(first), link.remove_toxic(second)]
+    assert statuses == [502, 503, 200, 502, 503]
+    assert pipelined == [200, 502, 503]
+    assert [e["requests_aborted"] for e in evidence] == [3, 3]
+
+
 def test_expect_100_continue_gets_the_servers_continue_then_the_body_goes_on(
     http_server: ThreadingHTTPServer,
 ) -> None:

@@ -18,12 +18,22 @@ if TYPE_CHECKING:
     from ial_resilience.faults.toxics._evidence import Evidence
 
 
+class RequestFate:
+    """What became of one framed request, shared by every stage that sees it."""
+
+    __slots__ = ("answered_by_toxic",)
+
+    def __init__(self) -> None:
+        self.answered_by_toxic = False  # a toxic answered it; the server never sees it
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRequestHead:
     """The request line of one HTTP/1.1 request, as framed by an HTTP-aware link."""
 
     method: str
     path: str
+    fate: RequestFate = field(default_factory=RequestFate, compare=False, repr=False)
 
 
 class HeldBytes(Protocol):

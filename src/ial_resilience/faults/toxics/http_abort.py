@@ -20,6 +20,8 @@ from ial_resilience.faults.toxics._spec import Attr, Direction
 from ial_resilience.faults.toxics._stage import Chunk, Control, Stage
 from ial_resilience.faults.toxics.http_order import AnswerOrder, AnswerOrders, AnswerStage
 
+RECHECK_S = 0.02  # a waiting answer checks again this soon whether its turn has come
+
 
 class AbortStage(Stage):
     """Answers a matching request itself and swallows every byte of it (head and body).
@@ -59,16 +61,23 @@ class AbortStage(Stage):
         return [chunk]
 
     def _met_request(self, chunk: Chunk) -> bool:
-        """A new request begins: abort it (True) or let the server answer it (False)."""
+        """A new request begins: abort it (True) or let it go on (False)."""
         request = chunk.request
         if request is None or not self._matcher.hits(request):
-            self._order.forwarded(request.method if request is not None else None)
+            self._order.forwarded(request)
             return False
+        request.fate.answered_by_toxic = True
         self._aborted = chunk.request_id
         self._evidence.add(requests_aborted=1, chunks=1)
-        if self._order.inject(self._response):
-            self._control.reply(self._response)
+        ready = self._order.inject(self._response)
+        self._send(ready)
+        if not ready:  # it waits its turn; if another toxic settles that turn, send it then
+            self._control.after(RECHECK_S, lambda: self._send(self._order.ready()))
         return True
+
+    def _send(self, answers: list[bytes]) -> None:
+        for answer in answers:
+            self._control.reply(answer)
 
     def _close(self) -> None:
         if not self._closed:

@@ -4,9 +4,10 @@ HTTP/1.1 answers requests in the order they were sent. When a client pipelines (
 2 before the answer to request 1 came back) and ``http_abort`` answers request 2 itself, that
 answer must reach the client after the server's answer to request 1, never before it and
 never inside it. :class:`AnswerOrder` keeps, per connection, one slot per request that went
-by — answered by the server, or by the toxic with its bytes — and :class:`AnswerStage`, on
-the server → client direction, follows the server's responses and slips each injected answer
-in right after the response it has to wait for.
+by — owed by the server, or answered by the toxic with its bytes — and :class:`AnswerStage`,
+on the server → client direction, follows the server's responses and slips each injected
+answer in where its turn comes. A request another toxic answered (its
+:class:`~ial_resilience.faults.toxics._stage.RequestFate`) is owed by nobody.
 
 The toxic's two stages of one connection share an :class:`AnswerOrder` through the
 connection's ``Control`` (one per connection and toxic). When the responses cannot be
@@ -23,7 +24,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass
 
-from ial_resilience.faults.toxics._stage import Chunk, Control, Stage
+from ial_resilience.faults.toxics._stage import Chunk, Control, HttpRequestHead, RequestFate, Stage
 from ial_resilience.faults.toxics.http_response import ResponseFramer, ResponseFramingError
 
 MAX_WAITING = 1024  # requests awaiting an answer on one connection before ordering gives up
@@ -32,8 +33,12 @@ _log = logging.getLogger("ialr.agent")
 
 @dataclass(frozen=True, slots=True)
 class _Slot:
-    method: str | None  # of a request the server answers (None: not seen)
-    answer: bytes | None = None  # the toxic's own answer, or None: the server answers
+    method: str | None  # the request's method (None: its head was not seen)
+    fate: RequestFate | None = None
+    answer: bytes | None = None  # the toxic's own answer; None: the server's
+
+    def owed_by_server(self) -> bool:
+        return self.answer is None and not (self.fate and self.fate.answered_by_toxic)
 
 
 class AnswerOrder:
@@ -49,43 +54,56 @@ class AnswerOrder:
         with self._lock:
             self._tracking = True
 
-    def forwarded(self, method: str | None) -> None:
-        """A request went on to the server, which will answer it."""
+    def forwarded(self, request: HttpRequestHead | None) -> None:
+        """A request went on towards the server (which answers it unless a toxic does)."""
         with self._lock:
             if not self._tracking:
                 return
-            self._slots.append(_Slot(method))
+            method, fate = (request.method, request.fate) if request else (None, None)
+            self._slots.append(_Slot(method, fate))
             if len(self._slots) > MAX_WAITING:
                 self._give_up(f"more than {MAX_WAITING} requests awaiting answers")
 
-    def inject(self, answer: bytes) -> bool:
-        """The toxic answers a request: True means send it now; False, it waits its turn."""
+    def inject(self, answer: bytes) -> list[bytes]:
+        """The toxic answers a request: the answers to send now (in order); empty when this
+        one waits for the server's answers to earlier requests."""
         with self._lock:
-            if not self._tracking or not self._slots:
-                return True
-            self._slots.append(_Slot(None, answer))
-            return False
+            if not self._tracking:
+                return [answer]
+            self._slots.append(_Slot(None, None, answer))
+            return self._ready()
 
-    def oldest_method(self) -> str | None:
+    def ready(self) -> list[bytes]:
+        """Waiting answers no server answer stands before any more (another toxic answered
+        the requests they waited for)."""
         with self._lock:
-            return self._slots[0].method if self._slots else None
+            return self._ready()
+
+    def next_method(self) -> str | None:
+        with self._lock:
+            owed = next((slot for slot in self._slots if slot.owed_by_server()), None)
+            return owed.method if owed else None
 
     def answered(self) -> list[bytes]:
         """The server finished an answer: the toxic's answers that were waiting for it."""
         with self._lock:
-            if self._slots and self._slots[0].answer is None:
-                self._slots.popleft()
-            ready = []
-            while self._slots and self._slots[0].answer is not None:
-                answer = self._slots.popleft().answer
-                assert answer is not None
-                ready.append(answer)
-            return ready
+            ready = self._ready()
+            if self._slots:
+                self._slots.popleft()  # the server's answer (_ready stops at the first owed)
+            return ready + self._ready()
 
     def stop(self, reason: str) -> None:
         """Responses cannot be followed any more: drop waiting answers, answer at once later."""
         with self._lock:
             self._give_up(reason)
+
+    def _ready(self) -> list[bytes]:
+        ready: list[bytes] = []
+        while self._slots and not self._slots[0].owed_by_server():
+            answer = self._slots.popleft().answer
+            if answer is not None:
+                ready.append(answer)
+        return ready
 
     def _give_up(self, reason: str) -> None:
         dropped = sum(1 for slot in self._slots if slot.answer is not None)
@@ -95,29 +113,38 @@ class AnswerOrder:
 
 
 class AnswerStage(Stage):
-    """Server → client stage: puts waiting injected answers right after their turn."""
+    """Server → client stage: puts waiting injected answers where their turn comes."""
 
     def __init__(self, order: AnswerOrder) -> None:
         self._order = order
-        self._framer = ResponseFramer()
+        self._framer = ResponseFramer(self)
         self._following = True
+        self._turns: list[tuple[int, list[bytes]]] = []  # (offset, answers) of this chunk
 
     def process(self, chunk: Chunk, now: float) -> list[Chunk]:
         if not self._following:
             return [chunk]
-        turns: list[tuple[int, list[bytes]]] = []
-
-        def done(end: int) -> None:
-            answers = self._order.answered()
-            if answers:
-                turns.append((end, answers))
-
+        self._turns = []
         try:
-            self._framer.feed(chunk.data, self._order.oldest_method, done)
+            self._framer.feed(chunk.data)
         except ResponseFramingError as exc:
             self._following = False
             self._order.stop(str(exc))
-        return _weave(chunk, turns)
+        return _weave(chunk, self._turns)
+
+    # ResponseEvents -------------------------------------------------------------------
+    def next_method(self) -> str | None:
+        return self._order.next_method()
+
+    def started(self, offset: int) -> None:
+        self._turn(offset, self._order.ready())
+
+    def finished(self, offset: int) -> None:
+        self._turn(offset, self._order.answered())
+
+    def _turn(self, offset: int, answers: list[bytes]) -> None:
+        if answers:
+            self._turns.append((offset, answers))
 
 
 def _weave(chunk: Chunk, turns: list[tuple[int, list[bytes]]]) -> list[Chunk]:

@@ -14,7 +14,7 @@ Protocols``, a ``2xx`` to ``CONNECT``), or bytes that are not an HTTP/1.x respon
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from typing import Protocol
 
 from ial_resilience.faults.toxics.http_body import (
     HEAD_END,
@@ -36,25 +36,37 @@ class ResponseFramingError(ValueError):
     """The response stream cannot be followed any further."""
 
 
+class ResponseEvents(Protocol):
+    """What a :class:`ResponseFramer` tells about the responses it follows."""
+
+    def next_method(self) -> str | None:
+        """The method of the oldest request not answered yet (None when unknown)."""
+
+    def started(self, offset: int) -> None:
+        """A response head begins at ``offset`` of the bytes being fed."""
+
+    def finished(self, offset: int) -> None:
+        """A final response ends just before ``offset`` of the bytes being fed."""
+
+
 class ResponseFramer:
     """Stateful follower of one connection's responses (one thread uses it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: ResponseEvents) -> None:
+        self._events = events
         self._head = bytearray()  # a copy of the response head seen so far (bytes pass on)
         self._body: BodyWalker | None = None
 
-    def feed(
-        self, data: bytes, method_of_next: Callable[[], str | None], done: Callable[[int], None]
-    ) -> None:
-        """Follow ``data``; call ``done(offset)`` just after each final response ends in it.
+    def feed(self, data: bytes) -> None:
+        """Follow ``data``, reporting each response's start and end through the events.
 
-        ``method_of_next`` names the method of the oldest request not answered yet (None
-        when unknown): a response to ``HEAD`` has no body, one to ``CONNECT`` opens a tunnel.
+        A response to ``HEAD`` has no body, one to ``CONNECT`` opens a tunnel: the method
+        comes from ``events.next_method()`` when a final response head is complete.
         """
         pos = 0
         while pos < len(data):
             if self._body is None:
-                pos = self._take_head(data, pos, method_of_next, done)
+                pos = self._take_head(data, pos)
                 continue
             try:
                 pos += self._body.take(data, pos)
@@ -62,16 +74,12 @@ class ResponseFramer:
                 raise ResponseFramingError(str(exc)) from exc
             if self._body.done:
                 self._body = None
-                done(pos)
+                self._events.finished(pos)
 
-    def _take_head(
-        self,
-        data: bytes,
-        pos: int,
-        method_of_next: Callable[[], str | None],
-        done: Callable[[int], None],
-    ) -> int:
+    def _take_head(self, data: bytes, pos: int) -> int:
         held = len(self._head)
+        if not held:
+            self._events.started(pos)
         self._head += data[pos:]
         found = HEAD_END.search(self._head, max(0, held - 2))
         if found is None:
@@ -81,16 +89,16 @@ class ResponseFramer:
             return len(data)
         end = found.end()
         head, self._head = bytes(self._head[:end]), bytearray()
-        body = _body_of(head, method_of_next)
+        body = _body_of(head, self._events)
         used = pos + end - held
         if body is not None and body.done:
-            done(used)
+            self._events.finished(used)
         elif body is not None:
             self._body = body
         return used
 
 
-def _body_of(head: bytes, method_of_next: Callable[[], str | None]) -> BodyWalker | None:
+def _body_of(head: bytes, events: ResponseEvents) -> BodyWalker | None:
     """The body walker of a final response (done at once when it has none); None: interim."""
     lines = [line.removesuffix(b"\r") for line in head.split(b"\n")]
     matched = _STATUS_LINE.fullmatch(lines[0])
@@ -102,7 +110,7 @@ def _body_of(head: bytes, method_of_next: Callable[[], str | None]) -> BodyWalke
         raise ResponseFramingError("the connection switched protocols (101)")
     if status < 200:
         return None
-    method = method_of_next()
+    method = events.next_method()
     if method == "CONNECT" and status < 300:
         raise ResponseFramingError("the connection became a CONNECT tunnel")
     if method == "HEAD" or status in _NO_BODY:
