@@ -44,6 +44,7 @@ MAX_HEAD = 64 * 1024
 NO_REQUEST = -1  # request id of bytes that belong to no framed request
 _MAX_METHOD = 32
 _VERSION = re.compile(rb"HTTP/1\.[0-9]")
+_STRAY = re.compile(rb"[\r\n]*")  # empty lines a server ignores before a request line
 _log = logging.getLogger("ialr.agent")
 
 
@@ -115,30 +116,40 @@ class RequestFramer:
     # head -----------------------------------------------------------------------------
     def _take_head(self, chunk: Chunk, pos: int, out: list[Chunk]) -> int:
         data = chunk.data
+        if not self._head:  # the head starts in this read: look for its end in place
+            start = _after_stray(data, pos)
+            found = HEAD_END.search(data, start)
+            if found is not None:
+                self._complete_head(chunk, data[pos : found.end()], start - pos, out)
+                return found.end()
+            self._start = start - pos
+            self._head += data[pos:]
+            return self._wait_for_head(chunk, out, len(data))
         held = len(self._head)
-        if held == self._start:  # stray CR/LF between requests stay with the next head
-            stray = len(data) - pos - len(data[pos:].lstrip(b"\r\n"))
-            self._start += stray
+        if held == self._start:  # only stray CR/LF so far: they stay with the next head
+            self._start += _after_stray(data, pos) - pos
         self._head += data[pos:]
         found = HEAD_END.search(self._head, max(self._start, held - 2))
         if found is None:
             return self._wait_for_head(chunk, out, len(data))
-        end = found.end()
-        head = bytes(self._head[:end])
-        parsed = parse_head(head[self._start :])
+        head, start = bytes(self._head[: found.end()]), self._start
         self._reset_head()
+        self._complete_head(chunk, head, start, out)
+        return pos + found.end() - held
+
+    def _complete_head(self, chunk: Chunk, head: bytes, start: int, out: list[Chunk]) -> None:
+        """A whole head (request line at ``start``, after stray CR/LF): frame its request."""
+        parsed = parse_head(head[start:])
         if isinstance(parsed, Unframed):
             self._stop(parsed, f"request head {head[:60]!r}")
             out.append(self._piece(chunk, head))
-        else:
-            request, self._body = parsed
-            self._request_id += 1
-            first = self._piece(chunk, head)
-            first.request = request
-            out.append(first)
-            if self._body.done:
-                self._body = None
-        return pos + end - held
+            return
+        request, body = parsed
+        self._request_id += 1
+        first = self._piece(chunk, head)
+        first.request = request
+        out.append(first)
+        self._body = None if body.done else body
 
     def _wait_for_head(self, chunk: Chunk, out: list[Chunk], consumed: int) -> int:
         reason = self._implausible()
@@ -194,6 +205,11 @@ class RequestFramer:
                 self._on_unframed(reason)
             except Exception:  # a counter must never break the relay
                 _log.exception("HTTP link: the unframed-stream callback failed")
+
+
+def _after_stray(data: bytes, pos: int) -> int:
+    match = _STRAY.match(data, pos)
+    return match.end() if match else pos
 
 
 def _part(data: bytes, start: int, stop: int) -> bytes:

@@ -80,6 +80,10 @@ class ResponseFramer:
         held = len(self._head)
         if not held:
             self._events.started(pos)
+            found = HEAD_END.search(data, pos)  # the head starts here: look for its end in place
+            if found is not None:
+                self._head_done(data[pos : found.end()], found.end())
+                return found.end()
         self._head += data[pos:]
         found = HEAD_END.search(self._head, max(0, held - 2))
         if found is None:
@@ -87,15 +91,18 @@ class ResponseFramer:
             if not _PREFIX.startswith(start) or len(self._head) > MAX_HEAD:
                 raise ResponseFramingError(f"not an HTTP/1.x response head: {start!r}")
             return len(data)
-        end = found.end()
-        head, self._head = bytes(self._head[:end]), bytearray()
+        head, self._head = bytes(self._head[: found.end()]), bytearray()
+        used = pos + found.end() - held
+        self._head_done(head, used)
+        return used
+
+    def _head_done(self, head: bytes, used: int) -> None:
+        """A whole head ending at offset ``used`` of the bytes fed: expect its body."""
         body = _body_of(head, self._events)
-        used = pos + end - held
         if body is not None and body.done:
             self._events.finished(used)
         elif body is not None:
             self._body = body
-        return used
 
 
 def _body_of(head: bytes, events: ResponseEvents) -> BodyWalker | None:
