@@ -48,21 +48,35 @@ class AgentGone:
         ]
 
 
-def local_cleaner(state_dir: Path) -> LocalProvider | AgentGone:
-    """The running agent's provider; :class:`AgentGone` when no agent runs for ``state_dir``.
+class AgentHangs(AgentUnreachable):
+    """The agent's process runs but its API does not answer: it may still hold faults."""
 
-    An agent that runs but does not answer → :class:`AgentUnreachable` naming its pid.
-    """
-    try:
-        return LocalProvider.from_state_dir(state_dir)
-    except AgentUnreachable as error:
-        pid = running_agent_pid(state_dir)
-        if pid is None:
-            return AgentGone()
-        raise AgentUnreachable(
-            f"the agent of {state_dir} (pid {pid}) runs but does not answer ({error.message});"
-            " it may still hold faults, so nothing was cleaned up",
-            hint=f"stop it (kill {pid}, or kill -9 {pid} if it hangs): its watchdog then"
-            " resumes what it paused and stops what it spawned; then run `ialr chaos cleanup`"
-            " again",
-        ) from error
+
+class LiveAgent:
+    """Cleanup through the running agent; one that does not answer → :class:`AgentHangs`."""
+
+    name = "local"
+
+    def __init__(self, state_dir: Path, pid: int) -> None:
+        self._state_dir, self._pid = state_dir, pid
+
+    def cleanup(self, pending: Sequence[PendingFault]) -> list[CleanupResult]:
+        provider = LocalProvider.from_state_dir(self._state_dir)
+        try:
+            return provider.cleanup(pending)
+        except AgentUnreachable as error:
+            raise AgentHangs(
+                f"the agent of {self._state_dir} (pid {self._pid}) runs but does not answer"
+                f" ({error.message}); it may still hold faults, so nothing was cleaned up",
+                hint=f"stop it (kill {self._pid}, or kill -9 {self._pid} if it hangs): its"
+                " watchdog then resumes what it paused and stops what it spawned; then run"
+                " `ialr chaos cleanup` again",
+            ) from error
+        finally:
+            provider.close()
+
+
+def local_cleaner(state_dir: Path) -> LiveAgent | AgentGone:
+    """Cleanup through the agent of ``state_dir``, or :class:`AgentGone` when none runs."""
+    pid = running_agent_pid(state_dir)
+    return AgentGone() if pid is None else LiveAgent(state_dir, pid)
