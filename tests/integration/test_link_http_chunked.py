@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import http.client
 import time
+from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
+
+import httpx
 
 from ial_resilience.faults.toxics import parse_toxic
 from tests.integration.test_link_http_support import (
@@ -66,6 +69,26 @@ def test_chunked_posts_are_delayed_by_path_and_the_next_request_too(
     assert evidence["added_delay_ms"]["p50"] >= 180.0
     assert snapshot["connections_total"] == 1
     assert [body for _, _, body in Handler.seen] == [b"abc", b"abcd", b""]
+
+
+def test_httpx_streaming_uploads_are_matched_on_a_kept_alive_connection(
+    http_server: ThreadingHTTPServer,
+) -> None:
+    def parts() -> Iterator[bytes]:  # a generator: httpx sends it chunked
+        yield b"abc"
+        yield b"defg"
+
+    with running_link((LOOPBACK, http_server.server_address[1]), http=True) as link:
+        toxic = link.add_toxic(parse_toxic("http_abort", {"status": 429, "method": "POST"}))
+        with httpx.Client(base_url=f"http://{LOOPBACK}:{link.listen_address[1]}") as client:
+            first = client.post("/orders", content=parts())
+            second = client.get("/health")
+            third = client.post("/orders", content=parts())
+        evidence = link.remove_toxic(toxic)
+        snapshot = link.snapshot()
+    assert [first.status_code, second.status_code, third.status_code] == [429, 200, 429]
+    assert Handler.seen == [("GET", "/health", b"")]
+    assert evidence["requests_aborted"] == 2 and snapshot["connections_total"] == 1
 
 
 def test_a_chunked_request_written_byte_by_byte_keeps_extensions_and_trailers(
