@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ial_resilience.aws._session import AwsTarget, client
+from ial_resilience.aws._session import AwsNotFound, AwsTarget, client
 from ial_resilience.aws.s3_repository import S3Repository
 from ial_resilience.backup.models import FileEntry, Manifest, SourceKind
 from ial_resilience.backup.repository import Repository
@@ -114,3 +114,56 @@ def test_directory_backup_into_s3_restores_identically(repo: S3Repository, tmp_p
     restore(local, local.manifest(manifest.id), str(tmp_path / "restored"))
     for path in (Path("index.html"), Path("sub/data.bin")):
         assert (tmp_path / "restored" / path).read_bytes() == (source / path).read_bytes()
+
+
+def test_manifest_lookup_like_the_local_repository(repo: S3Repository, tmp_path: Path) -> None:
+    data = _file(tmp_path, "tree.tar", 10)
+    for backup_id in ("b1", "b2"):
+        repo.put(f"backups/{backup_id}/tree.tar", data)
+        repo.commit(backup_id, _manifest(backup_id, data))
+    assert repo.manifest("latest").id == "b2" and repo.manifest("b1").id == "b1"
+    with pytest.raises(InputError, match=r"no complete backup 'b9' in s3://.*latest: b1, b2"):
+        repo.manifest("b9")
+
+
+class _DeletesOnce(S3Repository):
+    """Stops (like a killed prune) at the second object it deletes."""
+
+    deleted = 0
+
+    def delete(self, key: str) -> None:
+        if self.deleted == 1:
+            raise KeyboardInterrupt
+        super().delete(key)
+        self.deleted += 1
+
+
+def test_an_interrupted_delete_never_leaves_a_listed_backup_with_missing_files(
+    repo: S3Repository, tmp_path: Path
+) -> None:
+    data = _file(tmp_path, "tree.tar", 10)
+    repo.put("backups/b1/tree.tar", data)
+    repo.commit("b1", _manifest("b1", data))
+    interrupted = _DeletesOnce(repo.target, repo.bucket, repo.prefix)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.delete_backup("b1")
+    assert repo.manifests() == [] and repo.list("backups/") == []  # unlisted at once
+    assert repo._keys("backups/") == ["backups/b1/tree.tar"]  # the remainder, hidden
+    repo.delete_backup("b1")
+    assert repo._keys("") == []
+
+
+def test_a_damaged_manifest_is_a_backup_error(repo: S3Repository) -> None:
+    client("s3", repo.target).put_object(
+        Bucket=repo.bucket, Key="team/db/backups/b1/manifest.json", Body=b'{"id": "b1"'
+    )
+    with pytest.raises(BackupError, match=r"unreadable manifest s3://.*/backups/b1/manifest\.json"):
+        repo.manifests()
+
+
+def test_require_bucket_names_a_missing_bucket(aws_env: AwsTarget, repo: S3Repository) -> None:  # noqa: F811
+    repo.require_bucket()
+    missing = S3Repository(aws_env, f"gone-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(AwsNotFound, match=f"bucket '{missing.bucket}' does not exist") as caught:
+        missing.require_bucket()
+    assert f"aws s3 mb s3://{missing.bucket}" in caught.value.hint

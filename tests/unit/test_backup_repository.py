@@ -204,3 +204,20 @@ def test_a_failed_backup_is_never_committed_to_another_backend(tmp_path: Path) -
     with pytest.raises(BackupError, match="unable to open database file"):
         run_backup(memory, BackupRequest(str(tmp_path / "missing.sqlite"), SourceKind.SQLITE))
     assert memory.commits == [] and memory.list("") == []
+
+
+def test_materialize_mirrors_one_backup_and_only_the_wal_asked_for(tmp_path: Path) -> None:
+    memory = MemoryRepository()
+    first = run_backup(memory, BackupRequest(str(make_tree(tmp_path / "a")), SourceKind.DIRECTORY))
+    second = run_backup(memory, BackupRequest(str(make_tree(tmp_path / "b")), SourceKind.DIRECTORY))
+    memory.objects |= {"wal/111/000000010000000000000001": b"a", "wal/222/0000000100": b"b"}
+
+    def mirrored(name: str, wal_systems: list[str] | None = None) -> list[str]:
+        root = materialize(memory, tmp_path / name, first.id, wal_systems=wal_systems).root
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+    own = [f"backups/{first.id}/manifest.json", f"backups/{first.id}/tree.tar"]
+    assert mirrored("none", wal_systems=[]) == own
+    assert mirrored("one", wal_systems=["111"]) == [*own, "wal/111/000000010000000000000001"]
+    assert mirrored("all") == [*own, "wal/111/000000010000000000000001", "wal/222/0000000100"]
+    assert second.id not in str(mirrored("all"))

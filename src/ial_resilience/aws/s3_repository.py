@@ -6,7 +6,11 @@ uploaded in place and the backup becomes visible only when :meth:`commit` writes
 ``manifest.json`` **last**: ``list`` and ``get`` ignore every backup without a manifest, so an
 interrupted backup is never listed as complete (``abort`` removes its objects; the bucket's
 lifecycle rule aborts multipart uploads left behind). Uploads send a SHA-256 checksum that S3
-verifies.
+verifies. :meth:`delete_backup` removes the manifest first, so a prune interrupted half-way
+leaves an unlisted remainder, never a listed backup with missing files.
+
+It implements ``ial_resilience.backup.repository.BackupStore``: ``ialr backup … --repo
+s3://BUCKET/PREFIX`` uses it; :meth:`require_bucket` checks the bucket before any work.
 """
 
 from __future__ import annotations
@@ -17,9 +21,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ial_resilience.aws._session import AwsError, AwsNotFound, AwsTarget, aws_call
+from pydantic import ValidationError
+
+from ial_resilience.aws._session import (
+    AwsCredentialsError,
+    AwsError,
+    AwsNotFound,
+    AwsTarget,
+    aws_call,
+)
 from ial_resilience.aws.s3 import s3_client
 from ial_resilience.backup.models import MANIFEST_NAME, Manifest
+from ial_resilience.backup.repository import find_manifest
 from ial_resilience.errors import BackupError, InputError
 
 BACKUPS = "backups"
@@ -93,17 +106,54 @@ class S3Repository:
 
     def manifests(self) -> builtins.list[Manifest]:
         """Every committed backup, oldest first."""
-        found = []
-        for key in self.list(f"{BACKUPS}/"):
-            if _is_manifest(key):
-                with aws_call(f"read {key} from {self.url}", self.target):
-                    body = (
-                        s3_client(self.target)
-                        .get_object(Bucket=self.bucket, Key=self._object(key))["Body"]
-                        .read()
-                    )
-                found.append(Manifest.model_validate_json(body))
+        found = [self._read_manifest(k) for k in self.list(f"{BACKUPS}/") if _is_manifest(k)]
         return sorted(found, key=lambda m: (m.started_at, m.id))
+
+    def manifest(self, backup_id: str) -> Manifest:
+        """The manifest of ``backup_id`` (or ``latest``); InputError when there is none."""
+        return find_manifest(self.manifests(), backup_id, self.url)
+
+    def delete_backup(self, backup_id: str) -> None:
+        """Remove a backup: its manifest first (it is no longer listed), then its files."""
+        self.delete(f"{BACKUPS}/{backup_id}/{MANIFEST_NAME}")
+        for key in self._keys(f"{BACKUPS}/{backup_id}/"):
+            self.delete(key)
+
+    def require_bucket(self) -> None:
+        """Check that the bucket exists and answers these credentials, before any work."""
+        action = f"open the backup repository {self.url}"
+        try:
+            with aws_call(action, self.target):
+                s3_client(self.target).head_bucket(Bucket=self.bucket)
+        except AwsNotFound as error:
+            raise AwsNotFound(
+                f"cannot {action}: bucket {self.bucket!r} does not exist at "
+                f"{self.target.describe()}",
+                code=error.code,
+                hint=f"create it (aws s3 mb s3://{self.bucket}) or check the bucket name, "
+                "--region and --endpoint-url",
+            ) from error
+        except AwsError as error:
+            if error.code != "403":
+                raise
+            raise AwsCredentialsError(
+                f"cannot {action}: access to bucket {self.bucket!r} is denied",
+                code=error.code,
+                hint="use credentials allowed s3:ListBucket, s3:GetObject, s3:PutObject and "
+                "s3:DeleteObject on it (--profile, AWS_PROFILE)",
+            ) from error
+
+    def _read_manifest(self, key: str) -> Manifest:
+        with aws_call(f"read {key} from {self.url}", self.target):
+            response = s3_client(self.target).get_object(Bucket=self.bucket, Key=self._object(key))
+            body = response["Body"].read()
+        try:
+            return Manifest.model_validate_json(body)
+        except ValidationError as error:
+            raise BackupError(
+                f"unreadable manifest {self.url}/{key}: {error}",
+                hint="the backup is damaged; run `ialr backup verify` on the others and prune it",
+            ) from error
 
     # -- helpers ----------------------------------------------------------------------
     def _object(self, key: str) -> str:

@@ -9,6 +9,10 @@ appears as complete.
 
 The local backend also hands out a real directory (``staging_dir``) so that tools such as
 ``pg_basebackup`` write their files in place instead of through a second copy.
+
+:class:`BackupStore` adds what the CLI needs on top (list, find and remove whole backups); the
+local directory and ``ial_resilience.aws.s3_repository.S3Repository`` implement it. Restore
+and verify work on local files: :func:`materialize` mirrors what they need from any backend.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import builtins
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -54,6 +59,35 @@ class Repository(Protocol):
 
     def commit(self, backup_id: str, manifest: Manifest) -> None:
         """Make the backup visible, atomically, with its manifest."""
+
+
+@runtime_checkable
+class BackupStore(Repository, Protocol):
+    """A repository that also lists, finds and removes whole backups (what the CLI uses)."""
+
+    def manifests(self) -> builtins.list[Manifest]:
+        """Every committed backup, oldest first."""
+
+    def manifest(self, backup_id: str) -> Manifest:
+        """The manifest of ``backup_id`` (or ``latest``); InputError when there is none."""
+
+    def delete_backup(self, backup_id: str) -> None:
+        """Remove a committed backup so that it is no longer listed first, then its files."""
+
+
+def find_manifest(manifests: builtins.list[Manifest], backup_id: str, where: str) -> Manifest:
+    """``backup_id`` (or ``latest``) among ``manifests`` (oldest first); InputError naming the
+    newest ones when it is not there."""
+    if backup_id == "latest" and manifests:
+        return manifests[-1]
+    for manifest in manifests:
+        if manifest.id == backup_id:
+            return manifest
+    known = ", ".join(m.id for m in manifests[-5:]) or "none"
+    raise InputError(
+        f"no complete backup {backup_id!r} in {where} (latest: {known})",
+        hint="run `ialr backup list --repo …` to see the backups",
+    )
 
 
 def _backup_key_parts(key: str) -> tuple[str, str] | None:
@@ -185,19 +219,10 @@ class LocalRepository:
 
     def manifest(self, backup_id: str) -> Manifest:
         """The manifest of ``backup_id`` (or ``latest``); InputError when there is none."""
-        manifests = self.manifests()
-        if backup_id == "latest" and manifests:
-            return manifests[-1]
-        for manifest in manifests:
-            if manifest.id == backup_id:
-                return manifest
-        known = ", ".join(m.id for m in manifests[-5:]) or "none"
-        raise InputError(
-            f"no complete backup {backup_id!r} in {self.root} (latest: {known})",
-            hint="run `ialr backup list --repo …` to see the backups",
-        )
+        return find_manifest(self.manifests(), backup_id, str(self.root))
 
     def delete_backup(self, backup_id: str) -> None:
+        (self.backup_dir(backup_id) / MANIFEST_NAME).unlink(missing_ok=True)  # unlisted first
         shutil.rmtree(self.backup_dir(backup_id), ignore_errors=True)
 
     # -- helpers ----------------------------------------------------------------------
@@ -227,16 +252,27 @@ def read_manifest(path: Path) -> Manifest:
         ) from error
 
 
-def materialize(repo: Repository, dest: Path, backup_id: str | None = None) -> LocalRepository:
-    """A local repository holding ``repo``'s committed objects (one backup's, or all), for
-    restore and verify, which work on local files. A local repository is returned as is."""
+def materialize(
+    repo: Repository,
+    dest: Path,
+    backup_id: str | None = None,
+    *,
+    wal_systems: Iterable[str] | None = None,
+) -> LocalRepository:
+    """A local repository holding ``repo``'s committed objects, for restore and verify, which
+    work on local files: one backup's files (``backup_id``) or every backup's, and the WAL of
+    ``wal_systems`` (system identifiers; ``None``: all WAL, empty: none). A local repository is
+    returned as is."""
     if isinstance(repo, LocalRepository):
         return repo
-    for key in repo.list(""):
-        parts = _backup_key_parts(key)
-        if backup_id is not None and parts is not None and parts[0] != backup_id:
-            continue
-        target = dest / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        repo.get(key, target)
+    prefixes = [f"{BACKUPS}/{backup_id}/" if backup_id else f"{BACKUPS}/"]
+    if wal_systems is None:
+        prefixes.append(f"{WAL}/")
+    else:
+        prefixes += [f"{WAL}/{system}/" for system in wal_systems]
+    for prefix in prefixes:
+        for key in repo.list(prefix):
+            target = dest / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            repo.get(key, target)
     return LocalRepository(dest)

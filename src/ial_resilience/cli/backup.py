@@ -1,8 +1,10 @@
 """``ialr backup`` and ``ialr recovery``: backups proven by restore, recovery drills.
 
 Thin: parse, call :mod:`ial_resilience.backup`, print (Rich tables and progress on stderr, or
-``--json``). Exit codes: 0 ok, 3 bad input, 5 a backup / verify / restore step failed;
-``ialr recovery test`` exits 1 when a drill misses its targets.
+``--json``). ``--repo`` is a directory or ``s3://BUCKET[/PREFIX]`` (see ``_backup_repo``).
+Exit codes: 0 ok, 3 bad input (also: no such bucket), 5 a backup / verify / restore step
+failed or AWS refused (credentials); ``ialr recovery test`` exits 1 when a drill misses its
+targets.
 """
 
 from __future__ import annotations
@@ -24,17 +26,23 @@ from ial_resilience.aws import history as aws_history
 from ial_resilience.backup import drills, procedures, restore, retention, sources, verify
 from ial_resilience.backup.models import Compression, PhysicalFormat, SnapshotMode, SourceKind
 from ial_resilience.backup.pgtools import connect
-from ial_resilience.backup.repository import LocalRepository
+from ial_resilience.backup.repository import BackupStore, LocalRepository
 from ial_resilience.backup.wal import WalReceiver
+from ial_resilience.cli._aws_options import RepoEndpoint, RepoProfile, RepoRegion
+from ial_resilience.cli._backup_repo import Aws, Repo, local_copy, local_directory, open_repo
 from ial_resilience.errors import BackupError, ExitCode, IalrError, InputError
-from ial_resilience.units import format_duration, format_size, parse_size
+from ial_resilience.units import format_duration, format_size
 
 app = typer.Typer(
-    help="Backups: run, list, verify (by real restore), restore, prune.", no_args_is_help=True
+    help="Backups: run, list, verify (by real restore), restore, prune.\n\n"
+    "--repo is a local directory or s3://BUCKET/PREFIX (prefix optional); with S3, --region, --profile and "
+    "--endpoint-url say where (defaults: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL). A backup "
+    "is listed only once its manifest is written, after every file: an interrupted backup is "
+    "never listed as complete.",
+    no_args_is_help=True,
 )
 recovery_app = typer.Typer(help="Recovery drills that measure RTO and RPO.", no_args_is_help=True)
 
-Repo = Annotated[Path, typer.Option("--repo", help="repository directory", file_okay=False)]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 BackupId = Annotated[str, typer.Argument(help="backup id, or `latest`")]
 
@@ -59,20 +67,6 @@ def _progress(title: str, quiet: bool) -> Iterator[Callable[[str], None]]:
         yield lambda step: progress.update(task, description=f"{title}: {step}")
 
 
-def _repo(path: Path, max_bytes: str | None = None) -> LocalRepository:
-    try:
-        limit = parse_size(max_bytes) if max_bytes else None
-    except ValueError as error:
-        raise InputError(f"--max-bytes: {error}") from None
-    return LocalRepository(path, max_bytes=limit)
-
-
-def _existing_repo(path: Path) -> LocalRepository:
-    if not path.is_dir():
-        raise InputError(f"no repository at {path}", hint="pass the --repo used by `backup run`")
-    return LocalRepository(path)
-
-
 def _choice(
     value: str, enum: type[Compression] | type[PhysicalFormat] | type[SnapshotMode], flag: str
 ) -> Any:
@@ -94,7 +88,7 @@ def run(
     fmt: Annotated[str, typer.Option("--format", help="physical backups: tar or plain")] = "tar",
     compress: Annotated[str, typer.Option(help="none or zstd")] = "none",
     max_bytes: Annotated[
-        str | None, typer.Option(help="refuse to grow the repository past this size")
+        str | None, typer.Option(help="local repository: refuse to grow it past this size")
     ] = None,
     snapshot: Annotated[
         str, typer.Option(help="databases: full (rows + checksums), counts, or none")
@@ -103,8 +97,17 @@ def run(
         str | None, typer.Option(help="physical: throttle pg_basebackup, e.g. 10M (kB/s: 32k)")
     ] = None,
     as_json: AsJson = False,
+    region: RepoRegion = None,
+    profile: RepoProfile = None,
+    endpoint_url: RepoEndpoint = None,
 ) -> None:
-    """Take a backup; it is listed only once every file is written, hashed and committed."""
+    """Take a backup; it is listed only once every file is written, hashed and committed.
+
+    Into S3 the files are uploaded first and the manifest last; a backup interrupted before
+    its manifest stays unlisted (its objects remain under backups/ID/ until removed).
+    """
+    store = open_repo(repo, Aws(region, profile, endpoint_url), existing=False,
+                      max_bytes=max_bytes)  # fmt: skip
     request = sources.BackupRequest(
         source=source,
         kind=sources.detect_kind(source, kind),
@@ -114,7 +117,7 @@ def run(
         snapshot=_choice(snapshot, SnapshotMode, "--snapshot"),
     )
     with _progress(f"backup {request.kind.value}", as_json) as step:
-        manifest = sources.run_backup(_repo(repo, max_bytes), request, on_step=step)
+        manifest = sources.run_backup(store, request, on_step=step)
     if as_json:
         _print_json(manifest.summary())
         return
@@ -126,9 +129,15 @@ def run(
 
 
 @app.command("list")
-def list_(repo: Repo, as_json: AsJson = False) -> None:
+def list_(
+    repo: Repo,
+    as_json: AsJson = False,
+    region: RepoRegion = None,
+    profile: RepoProfile = None,
+    endpoint_url: RepoEndpoint = None,
+) -> None:
     """List the complete backups, oldest first (backups in progress are never listed)."""
-    manifests = _existing_repo(repo).manifests()
+    manifests = open_repo(repo, Aws(region, profile, endpoint_url)).manifests()
     if as_json:
         _print_json([m.summary() for m in manifests])
         return
@@ -149,12 +158,22 @@ def verify_(
         bool, typer.Option("--no-restore", help="checksums (and pg_verifybackup) only")
     ] = False,
     as_json: AsJson = False,
+    region: RepoRegion = None,
+    profile: RepoProfile = None,
+    endpoint_url: RepoEndpoint = None,
 ) -> None:
-    """Checksums, pg_verifybackup, and a real restore compared with the backup's snapshot."""
-    store = _existing_repo(repo)
+    """Checksums, pg_verifybackup, and a real restore compared with the backup's snapshot.
+
+    From S3 the backup's files are downloaded first, so the checksums prove the stored
+    objects.
+    """
+    store = open_repo(repo, Aws(region, profile, endpoint_url))
     manifest = store.manifest(backup_id)
-    with _progress(f"verify {manifest.id}", as_json) as step:
-        report = verify.verify(store, manifest, by_restore=not no_restore, on_step=step)
+    with (
+        _progress(f"verify {manifest.id}", as_json) as step,
+        local_copy(store, manifest, with_wal=False, step=step) as local,
+    ):
+        report = verify.verify(local, manifest, by_restore=not no_restore, on_step=step)
     if as_json:
         _print_json(report.as_json())
     else:
@@ -202,13 +221,22 @@ def restore_(
         bool, typer.Option(help="physical: start the restored server until recovery ends")
     ] = True,
     as_json: AsJson = False,
+    region: RepoRegion = None,
+    profile: RepoProfile = None,
+    endpoint_url: RepoEndpoint = None,
 ) -> None:
-    """Restore a backup; physical backups replay the repository's WAL (to --to or the end)."""
-    store = _existing_repo(repo)
+    """Restore a backup; physical backups replay the repository's WAL (to --to or the end).
+
+    From S3 the backup and its database's WAL are downloaded to a temporary directory first.
+    """
+    store = open_repo(repo, Aws(region, profile, endpoint_url))
     manifest = store.manifest(backup_id)
     when = _parse_time(to)
-    with _progress(f"restore {manifest.id}", as_json) as step:
-        result = restore.restore(store, manifest, target, to=when, force=force, on_step=step)
+    with (
+        _progress(f"restore {manifest.id}", as_json) as step,
+        local_copy(store, manifest, with_wal=True, step=step) as local,
+    ):
+        result = restore.restore(local, manifest, target, to=when, force=force, on_step=step)
         if check and manifest.kind == SourceKind.POSTGRES_PHYSICAL:
             step("replaying WAL")
             restore.start_restored(Path(target)).stop()
@@ -234,13 +262,20 @@ def prune(
     monthly: Annotated[int, typer.Option(min=0, help="keep one per month, N months")] = 0,
     dry_run: Annotated[bool, typer.Option(help="list what would be removed")] = False,
     as_json: AsJson = False,
+    region: RepoRegion = None,
+    profile: RepoProfile = None,
+    endpoint_url: RepoEndpoint = None,
 ) -> None:
-    """Remove backups no rule keeps (per source), and WAL no kept backup needs."""
+    """Remove backups no rule keeps (per source), and WAL no kept backup needs.
+
+    A backup's manifest is removed before its files, so an interrupted prune never leaves a
+    listed backup with files missing.
+    """
     policy = retention.RetentionPolicy(keep_last, hourly, daily, weekly, monthly)
     if policy.is_empty:
         raise InputError("no retention rule given: pruning would remove every backup",
                          hint="pass e.g. --keep-last 7 --daily 14 --weekly 8")  # fmt: skip
-    store = _existing_repo(repo)
+    store = open_repo(repo, Aws(region, profile, endpoint_url))
     manifests = store.manifests()
     decision = retention.decide_repository(policy, manifests)
     kept = [m for m in manifests if m.id in decision.keep]
@@ -263,7 +298,7 @@ def prune(
     console.print(f"{verb} {len(wal)} WAL segment(s) older than every kept backup")
 
 
-def _removable_wal(store: LocalRepository, kept: list[Any]) -> list[str]:
+def _removable_wal(store: BackupStore, kept: list[Any]) -> list[str]:
     keys = store.list("wal/")
     by_system: dict[str, list[str]] = {}
     for key in keys:
@@ -280,11 +315,15 @@ def wal_receive(
     source: Annotated[str, typer.Argument(help="postgresql:// DSN of the server")],
     repo: Repo,
 ) -> None:
-    """Stream the server's WAL into the repository (pg_receivewal) until Ctrl-C; enables PITR."""
+    """Stream the server's WAL into the repository (pg_receivewal) until Ctrl-C; enables PITR.
+
+    The repository must be a local directory (pg_receivewal writes files in place).
+    """
+    directory = local_directory(repo, "wal-receive")
     with connect(source, action="read the cluster identity") as conn:
         row = conn.execute("SELECT system_identifier::text FROM pg_control_system()").fetchone()
     assert row is not None
-    receiver = WalReceiver(source, _repo(repo).wal_dir(row[0]))
+    receiver = WalReceiver(source, LocalRepository(directory).wal_dir(row[0]))
     try:
         receiver.start()
         _console().print(f"streaming WAL into {receiver.wal_dir} (Ctrl-C to stop)")
