@@ -177,7 +177,14 @@ class S3Repository:
             request["ContinuationToken"] = page["NextContinuationToken"]
 
     def _committed(self, backup_id: str) -> bool:
-        return f"{BACKUPS}/{backup_id}/{MANIFEST_NAME}" in self._keys(f"{BACKUPS}/{backup_id}/")
+        """Whether the backup's manifest exists (one HEAD, whatever the number of files)."""
+        key = self._object(f"{BACKUPS}/{backup_id}/{MANIFEST_NAME}")
+        try:
+            with aws_call(f"look for the manifest of {backup_id} in {self.url}", self.target):
+                s3_client(self.target).head_object(Bucket=self.bucket, Key=key)
+        except AwsNotFound:
+            return False
+        return True
 
     @contextmanager
     def _writing(self, key: str) -> Iterator[None]:
