@@ -122,3 +122,17 @@ def test_recovery_docs_are_generated_from_the_history(
     assert "| RPO (last committed write lost) | 40ms" in text
     assert "2026-11-25 09:00 UTC" in text
     assert text.count("_Not drilled yet") == 2
+
+
+@pytest.mark.parametrize("command", ["run", "list", "verify", "restore", "prune"])
+def test_help_of_every_repository_command_documents_s3(command: str, capsys: Capture) -> None:
+    assert main(["backup", command, "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "s3://BUCKET/PREFIX" in out
+    assert "--region" in out and "--profile" in out and "--endpoint-url" in out
+
+
+def test_group_help_says_what_an_s3_repository_is(capsys: Capture) -> None:
+    assert main(["backup", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "an interrupted backup is never listed as complete" in out

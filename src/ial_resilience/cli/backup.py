@@ -35,10 +35,10 @@ from ial_resilience.units import format_duration, format_size
 
 app = typer.Typer(
     help="Backups: run, list, verify (by real restore), restore, prune.\n\n"
-    "--repo is a local directory or s3://BUCKET/PREFIX (prefix optional); with S3, --region, --profile and "
-    "--endpoint-url say where (defaults: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL). A backup "
-    "is listed only once its manifest is written, after every file: an interrupted backup is "
-    "never listed as complete.",
+    "--repo is a local directory or s3://BUCKET/PREFIX (prefix optional); with S3, --region, "
+    "--profile and --endpoint-url say where (defaults: AWS_REGION, AWS_PROFILE, "
+    "AWS_ENDPOINT_URL). A backup is listed only once its manifest is written, after every "
+    "file: an interrupted backup is never listed as complete.",
     no_args_is_help=True,
 )
 recovery_app = typer.Typer(help="Recovery drills that measure RTO and RPO.", no_args_is_help=True)
