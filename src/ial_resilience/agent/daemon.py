@@ -41,7 +41,7 @@ from ial_resilience.agent.state import (
     write_agent_info,
     write_token,
 )
-from ial_resilience.agent.watchdog import Watchdog
+from ial_resilience.agent.watchdog_handle import Watchdog
 from ial_resilience.errors import AgentUnreachable, IalrError, InputError
 
 LOOPBACK = "127.0.0.1"

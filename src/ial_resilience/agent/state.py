@@ -131,7 +131,7 @@ def read_token(state_dir: Path) -> str:
 # What the agent holds ------------------------------------------------------------------------
 # ``held/agent-<pid>.json``: the processes a crash of that agent would leave broken (the ones it
 # paused, the ones it spawned), each with its create time so nobody signals a reused pid. The
-# agent rewrites it (fsync-ed, atomic rename) before it pauses anything and after it spawns,
+# agent rewrites it (atomic rename) before it pauses anything and after it spawns,
 # and removes it at a clean exit; its watchdog, the next agent on the state dir and ``ialr
 # chaos cleanup`` repair what a dead agent's file still names (:mod:`.repair`).
 
@@ -189,7 +189,12 @@ def held_path(state_dir: Path, agent_pid: int) -> Path:
 
 
 def write_holdings(state_dir: Path, holdings: Holdings) -> None:
-    """Write the agent's holdings durably: temporary file, fsync, rename, fsync the directory."""
+    """Replace the agent's holdings file atomically (temporary file, then rename).
+
+    No fsync, on purpose: the file is read after the agent *process* dies, and the page cache
+    outlives a process. It would only help after a kernel crash, which no process it names
+    survives (a reboot also gives their pids to others, and the create times tell).
+    """
     directory = held_dir(state_dir)
     directory.mkdir(mode=0o700, exist_ok=True)
     path = held_path(state_dir, holdings.agent_pid)
@@ -197,15 +202,9 @@ def write_holdings(state_dir: Path, holdings: Holdings) -> None:
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, (json.dumps(holdings.to_json()) + "\n").encode())
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(temporary, path)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def read_holdings(path: Path) -> Holdings | None:
