@@ -1,7 +1,8 @@
 """Data snapshots: what a backup holds, in a form a restore can be compared against.
 
 For a database: per table, the row count and an order-independent content checksum (the sum
-of a 64-bit hash of every row's text form). For a directory: per file, its size and SHA-256.
+of a 64-bit hash per row, see :mod:`~ial_resilience.backup.table_checksum`). For a directory:
+per file, its size and SHA-256.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from psycopg import sql
 
 from ial_resilience.backup.models import FileEntry, SnapshotMode, TableSnapshot
 from ial_resilience.backup.pgtools import connect, dsn_with_db, translate
+from ial_resilience.backup.table_checksum import ChecksumForm, table_checksum
 
 _TABLES = """
-SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+SELECT n.nspname, c.relname, c.oid::bigint
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
 ORDER BY 1, 2
@@ -27,48 +30,40 @@ _DATABASES = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datiste
 
 
 def postgres_tables(
-    conn: psycopg.Connection, prefix: str = "", mode: SnapshotMode = SnapshotMode.FULL
+    conn: psycopg.Connection,
+    prefix: str = "",
+    mode: SnapshotMode = SnapshotMode.FULL,
+    form: ChecksumForm = ChecksumForm.COLUMNS,
 ) -> list[TableSnapshot]:
-    """Snapshot every user table reachable through ``conn`` (inside its current transaction)."""
+    """Snapshot every user table reachable through ``conn`` (inside its current transaction);
+    ``form`` says how content checksums are computed (an old manifest's form, to compare)."""
     found: list[TableSnapshot] = []
     if mode == SnapshotMode.NONE:
         return found
-    for schema, table in conn.execute(_TABLES).fetchall():
+    for schema, table, relid in conn.execute(_TABLES).fetchall():
         ident = sql.Identifier(schema, table)
         if mode == SnapshotMode.COUNTS:
             row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone()
             rows, checksum = (int(row[0]) if row else 0), ""
         else:
-            rows, checksum = _table_checksum(conn, ident)
+            rows, checksum = table_checksum(conn, int(relid), ident, form)
         found.append(TableSnapshot(name=f"{prefix}{schema}.{table}", rows=rows, checksum=checksum))
     return found
 
 
-_BY_HASH = "SELECT count(*), coalesce(sum(hash_record_extended(t, 0)), 0)::text FROM {} t"
-_BY_TEXT = "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} t"
-
-
-def _table_checksum(conn: psycopg.Connection, table: sql.Identifier) -> tuple[int, str]:
-    """Row count and the sum of each row's 64-bit hash (the types' own hash functions; the
-    row's text form for a table with a type that has none, such as ``json``)."""
-    try:
-        with conn.transaction():  # a savepoint: a failure leaves the snapshot usable
-            row = conn.execute(sql.SQL(_BY_HASH).format(table)).fetchone()
-    except psycopg.errors.UndefinedFunction:
-        row = conn.execute(sql.SQL(_BY_TEXT).format(table)).fetchone()
-    assert row is not None
-    return int(row[0]), str(row[1])
-
-
-def postgres_database(dsn: str, mode: SnapshotMode = SnapshotMode.FULL) -> list[TableSnapshot]:
+def postgres_database(
+    dsn: str, mode: SnapshotMode = SnapshotMode.FULL, form: ChecksumForm = ChecksumForm.COLUMNS
+) -> list[TableSnapshot]:
     with connect(dsn, action="read the tables") as conn:
         try:
-            return postgres_tables(conn, mode=mode)
+            return postgres_tables(conn, mode=mode, form=form)
         except psycopg.Error as error:
             raise translate(error, dsn, "read the tables") from error
 
 
-def postgres_cluster(dsn: str, mode: SnapshotMode = SnapshotMode.FULL) -> list[TableSnapshot]:
+def postgres_cluster(
+    dsn: str, mode: SnapshotMode = SnapshotMode.FULL, form: ChecksumForm = ChecksumForm.COLUMNS
+) -> list[TableSnapshot]:
     """Snapshot every table of every database of the server ``dsn`` points at."""
     with connect(dsn, action="list the databases") as conn:
         names = [row[0] for row in conn.execute(_DATABASES).fetchall()]
@@ -77,7 +72,7 @@ def postgres_cluster(dsn: str, mode: SnapshotMode = SnapshotMode.FULL) -> list[T
         db_dsn = dsn_with_db(dsn, name)
         with connect(db_dsn, action="read the tables") as conn:
             try:
-                found.extend(postgres_tables(conn, prefix=f"{name}.", mode=mode))
+                found.extend(postgres_tables(conn, prefix=f"{name}.", mode=mode, form=form))
             except psycopg.Error as error:
                 raise translate(error, db_dsn, "read the tables") from error
     return found
@@ -124,13 +119,15 @@ class FileFollower:
         while not self.path.exists():
             if self._done.wait(0.01) and not self.path.exists():
                 return
-        with self.path.open("rb") as handle:
+        buffer = bytearray(1 << 20)  # one buffer reused: no allocation per read
+        view = memoryview(buffer)
+        with self.path.open("rb", buffering=0) as handle:
             while True:
                 finished = self._done.is_set()
-                chunk = handle.read(1 << 20)
-                if chunk:
-                    self._digest.update(chunk)
-                    self.size += len(chunk)
+                n = handle.readinto(buffer)
+                if n:
+                    self._digest.update(view[:n])
+                    self.size += n
                 elif finished:
                     return
                 else:

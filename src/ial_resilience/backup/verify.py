@@ -25,6 +25,7 @@ from ial_resilience.backup.models import (
 )
 from ial_resilience.backup.pgtools import run_unchecked
 from ial_resilience.backup.repository import LocalRepository
+from ial_resilience.backup.table_checksum import form_of
 from ial_resilience.errors import IalrError
 from ial_resilience.postgres import PostgresInstance, prepare_dir
 
@@ -191,7 +192,9 @@ def _scratch_physical(
     restoring.restore_physical(repo, manifest, data, use_wal=False, check_files_first=False)
     instance = restoring.start_restored(data)
     try:
-        return snapshot.postgres_cluster(instance.dsn(), manifest.snapshot_mode)
+        return snapshot.postgres_cluster(
+            instance.dsn(), manifest.snapshot_mode, form_of(manifest.snapshot)
+        )
     finally:
         instance.remove()
 
@@ -205,6 +208,6 @@ def _scratch_logical(
         instance.init().start()
         dsn = instance.dsn("restored")
         restoring.restore_logical(repo, manifest, dsn, check_files_first=False)
-        return snapshot.postgres_database(dsn, manifest.snapshot_mode)
+        return snapshot.postgres_database(dsn, manifest.snapshot_mode, form_of(manifest.snapshot))
     finally:
         instance.remove()
