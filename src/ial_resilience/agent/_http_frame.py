@@ -32,6 +32,7 @@ from ial_resilience.faults.toxics._stage import Chunk, HttpRequestHead
 from ial_resilience.faults.toxics.http_body import (
     HEAD_END,
     TCHAR,
+    TOKEN,
     BodyFramingError,
     BodyWalker,
     ChunkedBody,
@@ -43,7 +44,7 @@ from ial_resilience.faults.toxics.http_body import (
 MAX_HEAD = 64 * 1024
 NO_REQUEST = -1  # request id of bytes that belong to no framed request
 _MAX_METHOD = 32
-_VERSION = re.compile(rb"HTTP/1\.[0-9]")
+_REQUEST_LINE = re.compile(b"(" + TOKEN + rb") ([^ \t\r\n]+) HTTP/1\.[0-9]")
 _STRAY = re.compile(rb"[\r\n]*")  # empty lines a server ignores before a request line
 _log = logging.getLogger("ialr.agent")
 
@@ -218,12 +219,10 @@ def _part(data: bytes, start: int, stop: int) -> bytes:
 
 def request_line(line: bytes) -> HttpRequestHead | None:
     """Method and path of ``METHOD SP target SP HTTP/1.x``; None when it is not one."""
-    parts = line.split(b" ")
-    if len(parts) != 3 or not _VERSION.fullmatch(parts[2]):
+    matched = _REQUEST_LINE.fullmatch(line)
+    if matched is None:
         return None
-    method, target = parts[0], parts[1]
-    if not method or not set(method) <= TCHAR or not target or b"\t" in target:
-        return None
+    method, target = matched.group(1, 2)
     text = target.decode("latin-1")
     path = (urlsplit(text).path or "/") if "://" in text else text
     return HttpRequestHead(method.decode("ascii"), path)
@@ -231,11 +230,11 @@ def request_line(line: bytes) -> HttpRequestHead | None:
 
 def parse_head(head: bytes) -> tuple[HttpRequestHead, BodyWalker] | Unframed:
     """The request line and body framing of a complete head (request line first)."""
-    lines = [line.removesuffix(b"\r") for line in head.split(b"\n")]
-    request = request_line(lines[0])
+    eol = head.find(b"\n")
+    request = request_line(head[:eol].removesuffix(b"\r"))
     if request is None:
         return Unframed.NOT_HTTP
-    fields = header_fields(lines[1:])
+    fields = header_fields(head[eol + 1 :])
     if fields is None:
         return Unframed.BAD_HEAD
     lengths, codings = fields

@@ -23,7 +23,13 @@ MAX_TRAILERS = 64 * 1024  # the whole trailer section
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 HEAD_END = re.compile(rb"\n\r?\n")  # the empty line that ends a head (CRLF or bare LF)
+TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_FIELD_SECTION = re.compile(rb"(?:" + TOKEN + rb":[^\r\n]*\r?\n)*\r?\n")
+_FRAMING_FIELD = re.compile(
+    rb"^(content-length|transfer-encoding):([^\r\n]*)", re.IGNORECASE | re.MULTILINE
+)
 _MAX_HEX_DIGITS = 16
+_SIZE_LINE = re.compile(rb"([0-9a-fA-F]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
 
 
 class BodyFramingError(ValueError):
@@ -75,14 +81,25 @@ class ChunkedBody(BodyWalker):
     def take(self, data: bytes, start: int) -> int:
         pos = start
         while pos < len(data) and not self.done:
-            if self._part is _Part.DATA:
+            part = self._part
+            if part is _Part.DATA:
                 size = min(self._left, len(data) - pos)
                 self._left -= size
                 pos += size
                 if self._left == 0:
                     self._part = _Part.DATA_END
-            elif self._part is _Part.DATA_END:
+            elif part is _Part.DATA_END and not self._cr and data.startswith(b"\r\n", pos):
+                pos += 2  # the usual case, in one go
+                self._part = _Part.SIZE_LINE
+            elif part is _Part.DATA_END:
                 pos = self._data_end(data, pos)
+            elif (
+                part is _Part.SIZE_LINE
+                and not self._line
+                and (whole := _SIZE_LINE.match(data, pos))
+            ):
+                self._sized(int(whole.group(1), 16))  # a whole usual size line: no copy
+                pos = whole.end()
             else:
                 pos = self._line_part(data, pos)
         return pos - start
@@ -107,13 +124,12 @@ class ChunkedBody(BodyWalker):
         if end >= 0:
             line, self._line = bytes(self._line[:-1]).removesuffix(b"\r"), bytearray()
             if self._part is _Part.SIZE_LINE:
-                self._size_line(line)
+                self._sized(chunk_size(line))
             else:
                 self._trailer_line(line, stop - pos)
         return stop
 
-    def _size_line(self, line: bytes) -> None:
-        size = chunk_size(line)
+    def _sized(self, size: int) -> None:
         if size == 0:
             self._part = _Part.TRAILER
         else:
@@ -138,22 +154,20 @@ def chunk_size(line: bytes) -> int:
     return int(digits, 16)
 
 
-def header_fields(lines: list[bytes]) -> tuple[set[bytes], list[bytes]] | None:
-    """The ``Content-Length`` values and transfer codings of a head's field lines (line ends
-    removed); None when a line is not a field (no colon, a bad name, an obs-fold)."""
+def header_fields(block: bytes) -> tuple[set[bytes], list[bytes]] | None:
+    """The ``Content-Length`` values and transfer codings of a head's field section (the bytes
+    after the start line, through the empty line); None when a line is not a field (no
+    colon, a bad name, an obs-fold continuation line)."""
+    if _FIELD_SECTION.fullmatch(block) is None:
+        return None
     lengths: set[bytes] = set()
     codings: list[bytes] = []
-    for line in lines:
-        if not line:
-            continue
-        name, colon, value = line.partition(b":")
-        if not colon or not name or not set(name) <= TCHAR:
-            return None  # also obs-fold: a continuation line starts with SP/HT
-        name = name.lower()
-        if name == b"content-length":
-            lengths.update(v.strip(b" \t") for v in value.split(b","))
-        elif name == b"transfer-encoding":
-            codings += [c.strip(b" \t").lower() for c in value.split(b",") if c.strip(b" \t")]
+    for name, value in _FRAMING_FIELD.findall(block):
+        items = [item.strip(b" \t") for item in value.split(b",")]
+        if name.lower() == b"content-length":
+            lengths.update(items)
+        else:
+            codings += [item.lower() for item in items if item]
     return lengths, codings
 
 

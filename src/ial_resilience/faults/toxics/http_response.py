@@ -107,11 +107,11 @@ class ResponseFramer:
 
 def _body_of(head: bytes, events: ResponseEvents) -> BodyWalker | None:
     """The body walker of a final response (done at once when it has none); None: interim."""
-    lines = [line.removesuffix(b"\r") for line in head.split(b"\n")]
-    matched = _STATUS_LINE.fullmatch(lines[0])
-    fields = header_fields(lines[1:])
+    eol = head.find(b"\n")
+    matched = _STATUS_LINE.fullmatch(head[:eol].removesuffix(b"\r"))
+    fields = header_fields(head[eol + 1 :])
     if matched is None or fields is None:
-        raise ResponseFramingError(f"a malformed response head: {lines[0][:60]!r}")
+        raise ResponseFramingError(f"a malformed response head: {head[:60]!r}")
     status = int(matched.group(1))
     if status == 101:
         raise ResponseFramingError("the connection switched protocols (101)")
