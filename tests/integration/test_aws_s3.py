@@ -130,6 +130,18 @@ def test_restore_previous_version_by_copy(aws_env: AwsTarget) -> None:  # noqa: 
     assert len(s3.object_versions(aws_env, bucket, "report.csv")) == 3  # nothing deleted
 
 
+def test_a_deleted_object_comes_back_as_its_last_version(aws_env: AwsTarget) -> None:  # noqa: F811
+    bucket = _bucket(aws_env)
+    s3.enable_versioning(aws_env, bucket)
+    s3c = client("s3", aws_env)
+    s3c.put_object(Bucket=bucket, Key="ledger.csv", Body=b"v1\n")
+    s3c.put_object(Bucket=bucket, Key="ledger.csv", Body=b"v2\n")
+    s3c.delete_object(Bucket=bucket, Key="ledger.csv")  # a delete marker is now current
+    restored = s3.restore_version(aws_env, bucket, "ledger.csv")
+    assert restored.sha256 == hashlib.sha256(b"v2\n").hexdigest()
+    assert s3c.get_object(Bucket=bucket, Key="ledger.csv")["Body"].read() == b"v2\n"
+
+
 def test_restore_without_a_previous_version_says_so(aws_env: AwsTarget) -> None:  # noqa: F811
     bucket = _bucket(aws_env)
     s3.enable_versioning(aws_env, bucket)

@@ -298,6 +298,10 @@ def previous_version(target: AwsTarget, bucket: str, key: str) -> ObjectVersion:
 
 
 def _previous(versions: list[ObjectVersion], bucket: str, key: str) -> ObjectVersion:
+    """The version before the current one; for a deleted object (a delete marker is current,
+    so no listed version is the latest) the newest version still there."""
+    if versions and not any(version.is_latest for version in versions):
+        return versions[0]
     if len(versions) < 2:
         raise InputError(
             f"s3://{bucket}/{key} has {len(versions)} version(s); there is no previous one",
@@ -336,7 +340,8 @@ def restore_version(
     version_id: str | None = None,
     multipart_above: int = COPY_OBJECT_LIMIT,
 ) -> RestoredVersion:
-    """Make ``version_id`` (default: the previous version) current again by a server-side copy.
+    """Make ``version_id`` (default: the previous version, or the last one before a delete)
+    current again by a server-side copy.
 
     Nothing is deleted: the version that was current stays in the history. Objects larger than
     ``multipart_above`` bytes are copied in parts (boto3's managed copy).

@@ -126,9 +126,9 @@ AWS_PROCEDURES: dict[AwsScenario, AwsProcedure] = {
             "List the object's versions and pick the last good one by its time: `aws s3api "
             "list-object-versions --bucket BUCKET --prefix KEY`.",
             "Restore it: `ialr backup aws s3-restore BUCKET KEY --version-id VERSION` (without "
-            "`--version-id`: the previous version). The version is copied on top inside S3; "
-            "nothing is deleted, the bad version stays in the history. For a deleted object "
-            "give the newest version listed (the delete only put a marker on top).",
+            "`--version-id`: the previous version; for a deleted object, the last version before "
+            "the delete, which only put a marker on top). The version is copied on top inside "
+            "S3; nothing is deleted, the bad version stays in the history.",
             "Check the content: the command prints the SHA-256 of the restored bytes; compare "
             "it with what the application expects.",
             "With cross-region replication the restored version replicates like any write; "
