@@ -5,7 +5,7 @@ Rules (documented in docs/INTERFACES.md §2 and the agent guide):
 - a *spawned* process is started by the agent with ``argv`` (``env`` is added to the agent's
   environment, ``cwd`` optional); stdout and stderr go to ``<state>/logs/<name>.log``. The
   agent can start it again (``restart`` fault, revert of a ``kill``) and stops it when the
-  agent exits;
+  agent exits (or its watchdog does, when the agent dies);
 - an *adopted* process is someone else's (``pid``); the agent signals it but never starts it
   again and leaves it running when the agent exits;
 - killing a process never deletes its registration: ``alive`` turns false and ``pid`` keeps the

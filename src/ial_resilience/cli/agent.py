@@ -61,7 +61,10 @@ def run(
         typer.Option(help="system file: links, processes and faults to create at start"),
     ] = None,
 ) -> int:
-    """Run the agent in the foreground until SIGTERM or Ctrl-C (which revert every fault)."""
+    """Run the agent in the foreground until SIGTERM or Ctrl-C (which revert every fault).
+
+    If the agent is killed (kill -9), its watchdog resumes what it paused, stops what it spawned.
+    """
     from ial_resilience.agent.daemon import run_agent
 
     return run_agent(state_dir, port, host, system)
