@@ -116,6 +116,31 @@ def test_generated_chunked_requests_are_framed_at_any_split(
     ]
 
 
+@st.composite
+def any_request(draw: st.DrawFn) -> tuple[bytes, HttpRequestHead]:
+    """One request of a random kind: no body, a Content-Length body or a chunked body."""
+    path = "/" + draw(st.text("abc/-_?=&.", max_size=12))
+    kind = draw(st.sampled_from(["none", "length", "chunked"]))
+    if kind == "chunked":
+        request = draw(chunked_requests()).replace(b"POST /gen ", f"PUT {path} ".encode())
+        return request, HttpRequestHead("PUT", path)
+    body = draw(st.binary(max_size=60)) if kind == "length" else b""
+    stray = draw(st.sampled_from([b"", b"\r\n"]))  # an empty line a server ignores
+    head = f"POST {path} HTTP/1.1\r\nHost: h\r\nContent-Length: {len(body)}\r\n\r\n"
+    return stray + head.encode() + body, HttpRequestHead("POST", path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(any_request(), min_size=1, max_size=6), st.data())
+def test_any_request_stream_is_framed_alike_at_any_split(
+    requests: list[tuple[bytes, HttpRequestHead]], data: st.DataObject
+) -> None:
+    stream = b"".join(request for request, _ in requests)
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(stream) - 1)), max_size=40))
+    expected = [(rid, head, request) for rid, (request, head) in enumerate(requests)]
+    assert framing(feed_at(stream, cuts)) == expected
+
+
 def test_a_request_head_waits_but_body_bytes_leave_at_once() -> None:
     framer = RequestFramer()
     assert framer.feed(Chunk(CONTINUE[:20], 1.0, 1.0)) == []
