@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import logging
+import os
 import signal
 import subprocess
 import sys
@@ -139,3 +141,37 @@ def test_holdings_file_round_trip_and_mode(tmp_path: Path) -> None:
     path.write_text('{"version": 1, "agent": {"pid": 7}}')
     assert read_holdings(path) is None
     assert read_holdings(tmp_path / "missing.json") is None
+
+
+def test_a_watchdog_whose_agent_still_runs_repairs_nothing(
+    tmp_path: Path, outsider: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End-of-file from a live agent (a bug, never a death): its holdings are left alone."""
+    from ial_resilience.agent import watchdog
+
+    me = psutil.Process()
+    paused = HeldProcess(HeldKind.PAUSED, "outsider", outsider.pid, 0.0)
+    write_holdings(tmp_path, Holdings(me.pid, me.create_time(), (paused,)))
+    monkeypatch.setattr(watchdog, "GONE_WAIT_S", 0.05)
+    log = logging.getLogger("ialr.agent")  # the watchdog sets it up: restore it afterwards
+    monkeypatch.setattr(log, "handlers", [])
+    monkeypatch.setattr(log, "propagate", log.propagate)
+    monkeypatch.setattr(log, "level", log.level)
+    read_fd, write_fd = os.pipe()
+    os.close(write_fd)
+    try:
+        assert watchdog.watch(tmp_path, me.pid, me.create_time(), fd=read_fd) == 1
+    finally:
+        os.close(read_fd)
+        for handler in log.handlers:
+            handler.close()
+    assert read_holdings(held_path(tmp_path, me.pid)) is not None
+    assert "closed its pipe but still runs" in (tmp_path / "agent.log").read_text()
+
+
+def test_the_watchdog_without_its_arguments_prints_its_usage() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ial_resilience.agent.watchdog"],
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 2 and "usage:" in result.stderr

@@ -67,8 +67,12 @@ def _load_repair(state_dir: Path) -> None:
     from ial_resilience.agent import repair
     from ial_resilience.agent.state import setup_logging
 
-    if not logging.getLogger("ialr.agent").handlers:
-        setup_logging(repair.log, state_dir)
+    if not repair.log.handlers:
+        try:
+            setup_logging(repair.log, state_dir)
+        except OSError:  # the state dir is gone: stderr only
+            repair.log.addHandler(logging.StreamHandler(sys.stderr))
+            repair.log.setLevel(logging.INFO)
 
 
 def wait_gone(pid: int, create_time: float, timeout: float) -> bool:
