@@ -186,3 +186,20 @@ def test_unframable_bytes_after_a_forwarded_request_pass_on() -> None:
     stream = b"GET /ok HTTP/1.1\r\n\r\n\x16\x03\x01"
     assert run(up, RequestFramer().feed(Chunk(stream, 1.0, 1.0))) == stream
     assert control.closed == 0
+
+
+def test_a_request_aborted_by_a_later_toxic_is_not_awaited_by_an_earlier_one() -> None:
+    first_up, first_down, first, _ = abort_stages("/a")
+    second_up, second_down, second, _ = abort_stages("/b")
+    framer = RequestFramer()
+
+    def client_sends(request: bytes) -> bytes:
+        chunks = framer.feed(Chunk(request, 1.0, 1.0))
+        return run(second_up, [out for c in chunks for out in first_up.process(c, 1.0)])
+
+    assert client_sends(b"GET /b HTTP/1.1\r\n\r\n") == b""  # the second toxic answers it
+    assert second.replies[0].startswith(b"HTTP/1.1 503") and first.replies == []
+    assert client_sends(b"GET /a HTTP/1.1\r\n\r\n") == b""  # not held behind /b
+    assert first.replies[0].startswith(b"HTTP/1.1 503")
+    assert run(second_down, [Chunk(OK_A, 1.0, 1.0)]) == OK_A  # nothing woven in later
+    assert run(first_down, [Chunk(OK_A, 1.0, 1.0)]) == OK_A
