@@ -187,6 +187,21 @@ def test_two_abort_toxics_on_one_connection_never_wait_for_each_other(
     assert [e["requests_aborted"] for e in evidence] == [3, 3]
 
 
+def test_an_upstream_only_abort_toxic_still_answers_on_a_kept_alive_connection(
+    http_server: ThreadingHTTPServer,
+) -> None:
+    """Its server → client stage is not in the pipeline: answers must not wait for it."""
+    with running_link((LOOPBACK, http_server.server_address[1]), http=True) as link:
+        spec = parse_toxic("http_abort", {"status": 503, "path": "/orders"}, "upstream")
+        toxic = link.add_toxic(spec)
+        conn = http.client.HTTPConnection(*link.listen_address, timeout=5)
+        statuses = [request(conn, "GET", path)[0] for path in ("/a", "/orders", "/b", "/orders")]
+        evidence = link.remove_toxic(toxic)
+        snapshot = link.snapshot()
+    assert statuses == [200, 503, 200, 503]
+    assert evidence["requests_aborted"] == 2 and snapshot["connections_total"] == 1
+
+
 def test_expect_100_continue_gets_the_servers_continue_then_the_body_goes_on(
     http_server: ThreadingHTTPServer,
 ) -> None:

@@ -164,12 +164,28 @@ def test_a_pipelined_abort_is_woven_in_after_the_earlier_response() -> None:
     requests = b"GET /a HTTP/1.1\r\n\r\nGET /orders HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"
     forwarded = run(up, RequestFramer().feed(Chunk(requests, 1.0, 1.0)))
     assert forwarded == b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"
-    assert control.replies == [] and len(control.timers) == 1
+    assert control.replies == [] and len(control.timers) == 2
     to_client = run(down, [Chunk(OK_A[:5], 1.0, 1.0), Chunk(OK_A[5:] + OK_A, 1.0, 1.0)])
     answer = to_client[len(OK_A) : -len(OK_A)]
     assert to_client == OK_A + answer + OK_A and answer.startswith(b"HTTP/1.1 503")
-    control.timers[0]()  # the recheck finds nothing left to send
+    for timer in control.timers:  # the rechecks find nothing left to send
+        timer()
     assert control.replies == [] and evidence.requests_aborted == 1
+
+
+def test_a_waiting_answer_is_sent_when_the_answer_stage_never_hears_the_server() -> None:
+    up, _, control, _ = abort_stages()  # the answer stage is left out of the pipeline
+    framer = RequestFramer()
+    run(up, framer.feed(Chunk(b"GET /a HTTP/1.1\r\n\r\n", 1.0, 1.0)))
+    run(up, framer.feed(Chunk(b"GET /orders HTTP/1.1\r\n\r\n", 1.0, 1.0)))
+    assert control.replies == []  # waits behind /a, whose answer this toxic cannot see
+    recheck, unheard = control.timers
+    recheck()
+    assert control.replies == []
+    unheard()
+    assert len(control.replies) == 1 and control.replies[0].startswith(b"HTTP/1.1 503")
+    run(up, framer.feed(Chunk(b"GET /b HTTP/1.1\r\n\r\nGET /orders HTTP/1.1\r\n\r\n", 1.0, 1.0)))
+    assert len(control.replies) == 2  # ordering stopped: answered at once from now on
 
 
 def test_unframable_bytes_right_after_an_aborted_request_close_the_connection() -> None:

@@ -21,6 +21,7 @@ from ial_resilience.faults.toxics._stage import Chunk, Control, Stage
 from ial_resilience.faults.toxics.http_order import AnswerOrder, AnswerOrders, AnswerStage
 
 RECHECK_S = 0.02  # a waiting answer checks again this soon whether its turn has come
+UNHEARD_S = 1.0  # then gives up waiting if no server byte reached the answer stage by then
 
 
 class AbortStage(Stage):
@@ -73,6 +74,7 @@ class AbortStage(Stage):
         self._send(ready)
         if not ready:  # it waits its turn; if another toxic settles that turn, send it then
             self._control.after(RECHECK_S, lambda: self._send(self._order.ready()))
+            self._control.after(UNHEARD_S, lambda: self._send(self._order.release_if_unheard()))
         return True
 
     def _send(self, answers: list[bytes]) -> None:

@@ -13,7 +13,9 @@ The toxic's two stages of one connection share an :class:`AnswerOrder` through t
 connection's ``Control`` (one per connection and toxic). When the responses cannot be
 followed (see :mod:`.http_response`), ordering stops for that connection: answers waiting
 are dropped (the server's stream can no longer carry them in order) and later ones are sent
-at once, as without pipelining.
+at once, as without pipelining. An answer that waits while the server → client stage has not
+seen a single byte after :data:`~.http_abort.UNHEARD_S` is sent anyway and ordering stops:
+that stage may not be in the pipeline at all (a toxic whose direction is ``upstream``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class AnswerOrder:
         self._lock = threading.Lock()
         self._slots: deque[_Slot] = deque()
         self._tracking = False
+        self._heard = False  # the AnswerStage has seen server bytes (it is in the pipeline)
 
     def track(self) -> None:
         """Responses are followed (an :class:`AnswerStage` sees the server's bytes)."""
@@ -92,6 +95,22 @@ class AnswerOrder:
                 self._slots.popleft()  # the server's answer (_ready stops at the first owed)
             return ready + self._ready()
 
+    def heard(self) -> None:
+        """The AnswerStage sees the server's bytes: it really is in the connection's pipeline."""
+        with self._lock:
+            self._heard = True
+
+    def release_if_unheard(self) -> list[bytes]:
+        """No server byte reached the AnswerStage yet: it may not be in the pipeline at all
+        (a toxic whose direction leaves out server → client bytes). Stop ordering and give
+        back the waiting answers, to be sent at once, rather than hold them forever."""
+        with self._lock:
+            if self._heard or not self._tracking:
+                return []
+            waiting = [slot.answer for slot in self._slots if slot.answer is not None]
+            self._give_up("no server bytes seen by the answer stage")
+            return waiting
+
     def stop(self, reason: str) -> None:
         """Responses cannot be followed any more: drop waiting answers, answer at once later."""
         with self._lock:
@@ -119,11 +138,15 @@ class AnswerStage(Stage):
         self._order = order
         self._framer = ResponseFramer(self)
         self._following = True
+        self._heard = False
         self._turns: list[tuple[int, list[bytes]]] = []  # (offset, answers) of this chunk
 
     def process(self, chunk: Chunk, now: float) -> list[Chunk]:
         if not self._following:
             return [chunk]
+        if not self._heard:
+            self._heard = True
+            self._order.heard()
         self._turns = []
         try:
             self._framer.feed(chunk.data)
