@@ -111,7 +111,11 @@ def agent_alive(holdings: Holdings) -> bool:
 
 
 def _signal(process: psutil.Process, signum: int, *, group: bool) -> None:
-    """Signal the process (its whole group when it leads one); a vanished one is ignored."""
+    """Signal the process (its whole group when it leads one); a vanished one is ignored, and
+    so is one whose pid was reused since it was identified (``is_running`` compares create
+    times)."""
+    if not process.is_running():
+        return
     with contextlib.suppress(ProcessLookupError):
         if group and os.getpgid(process.pid) == process.pid:
             os.killpg(process.pid, signum)
