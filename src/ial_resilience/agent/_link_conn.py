@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from ial_resilience.agent._http_frame import RequestFramer
+from ial_resilience.agent._http_frame import RequestFramer, Unframed
 from ial_resilience.agent._link_sock import abort, shutdown_quietly, spawn, tune
 from ial_resilience.agent._splice import Pump
 from ial_resilience.faults.toxics._runtime import ActiveToxic
@@ -38,6 +38,8 @@ class LinkCore(Protocol):
     def detach(self, conn: Connection) -> None: ...
 
     def count(self, *, resets: int = 0, dial_failures: int = 0) -> None: ...
+
+    def count_unframed(self, reason: Unframed) -> None: ...
 
 
 @dataclass
@@ -92,7 +94,7 @@ class Connection:
             return
         tune(self.client)
         tune(upstream)
-        framer = RequestFramer() if self._link.http else None
+        framer = RequestFramer(self._link.count_unframed) if self._link.http else None
         up = Pump(self, self.client, upstream, Direction.UPSTREAM, framer)
         down = Pump(self, upstream, self.client, Direction.DOWNSTREAM)
         with self._lock:
@@ -179,8 +181,10 @@ class Connection:
             if met.hit:
                 control = ToxicControl(self, toxic)
                 for flow in _FLOWS:
+                    if not toxic.spec.direction.covers(flow):
+                        continue  # a kind is asked only for the stages it will really get
                     stage = toxic.kind.stage(toxic.evidence, control, flow)
-                    if stage is not None and toxic.spec.direction.covers(flow):
+                    if stage is not None:
                         met.stages[flow] = stage
                 self._rebuild()
         if met.hit:

@@ -19,8 +19,10 @@ import contextlib
 import socket
 import threading
 import time
+from collections import Counter
 from typing import Any
 
+from ial_resilience.agent._http_frame import Unframed
 from ial_resilience.agent._link_conn import Connection
 from ial_resilience.agent._link_sock import abort, raise_nofile_limit, spawn
 from ial_resilience.errors import ProviderError
@@ -62,6 +64,7 @@ class Link:
         self._toxics: dict[str, ActiveToxic] = {}
         self._removed: dict[str, dict[str, Any]] = {}
         self._totals = {"connections": 0, "resets": 0, "dial_failures": 0, "up": 0, "down": 0}
+        self._unframed: Counter[str] = Counter()  # HTTP links: connections gone pass-through
 
     # lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -156,6 +159,11 @@ class Link:
             self._totals["resets"] += resets
             self._totals["dial_failures"] += dial_failures
 
+    def count_unframed(self, reason: Unframed) -> None:
+        """An HTTP connection stopped being framed: its later requests go unmatched."""
+        with self._lock:
+            self._unframed[reason.value] += 1
+
     # toxics ----------------------------------------------------------------------------
     def add_toxic(self, spec: ToxicSpec) -> str:
         """Apply a toxic to every open and future connection; returns ``spec.id``."""
@@ -222,6 +230,7 @@ class Link:
             conns = list(self._conns)
             toxics = [t.spec for t in self._toxics.values()]
             totals = dict(self._totals)
+            unframed = dict(self._unframed)
         listen = self._bound or self.listen
         return {
             "name": self.name,
@@ -235,5 +244,6 @@ class Link:
             "bytes_down": totals["down"] + sum(c.bytes_down for c in conns),
             "resets": totals["resets"],
             "dial_failures": totals["dial_failures"],
+            "http_unframed": unframed,
             "toxics": [spec.to_dict() for spec in toxics],
         }

@@ -1,7 +1,8 @@
 """``/metrics``: the agent's Prometheus text, from its own ``CollectorRegistry``.
 
-Per link: connections (active, total), bytes per direction, resets. Per fault kind: applied,
-reverted, expired, failed. A gauge of active faults. Collecting never raises into the agent: a
+Per link: connections (active, total), bytes per direction, resets, HTTP connections that went
+pass-through (their later requests unmatched) by reason. Per fault kind: applied, reverted,
+expired, failed. A gauge of active faults. Collecting never raises into the agent: a
 failing source is skipped and counted in ``ialr_agent_scrape_errors_total``.
 """
 
@@ -51,6 +52,11 @@ def _link_families(snapshots: list[dict[str, Any]]) -> Iterator[Metric]:
     total = CounterMetricFamily("ialr_link_connections", "Connections accepted", labels=["link"])
     data = CounterMetricFamily("ialr_link_bytes", "Bytes relayed", labels=["link", "direction"])
     resets = CounterMetricFamily("ialr_link_resets", "Connections reset", labels=["link"])
+    unframed = CounterMetricFamily(
+        "ialr_link_http_unframed",
+        "HTTP-link connections whose later requests went unmatched, by reason",
+        labels=["link", "reason"],
+    )
     for snap in snapshots:
         name = str(snap.get("name", "?"))
         conns.add_metric([name], float(snap.get("connections_active", 0)))
@@ -58,7 +64,9 @@ def _link_families(snapshots: list[dict[str, Any]]) -> Iterator[Metric]:
         data.add_metric([name, "upstream"], float(snap.get("bytes_up", 0)))
         data.add_metric([name, "downstream"], float(snap.get("bytes_down", 0)))
         resets.add_metric([name], float(snap.get("resets", 0)))
-    yield from (conns, total, data, resets)
+        for reason, count in dict(snap.get("http_unframed") or {}).items():
+            unframed.add_metric([name, str(reason)], float(count))
+    yield from (conns, total, data, resets, unframed)
 
 
 class AgentMetrics:
