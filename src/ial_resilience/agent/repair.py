@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -47,6 +48,7 @@ from ial_resilience.errors import AgentUnreachable
 log = logging.getLogger("ialr.agent")
 STOP_GRACE_S = 2.0  # as ProcessTable.stop_spawned at a clean exit
 SAME_START_S = 0.01  # create times are read from /proc with 10 ms resolution
+POLL_S = 0.01
 
 
 class RepairAction(StrEnum):
@@ -150,8 +152,7 @@ def _stop_all(spawned: list[HeldProcess], grace: float) -> list[Repaired]:
             results.append(Repaired(held, RepairAction.FAILED, f"not permitted: {error.strerror}"))
             continue
         targets[held.pid] = (held, found)
-    _, alive = psutil.wait_procs([found for _, found in targets.values()], timeout=grace)
-    stubborn = {process.pid for process in alive}
+    stubborn = _still_running([found for _, found in targets.values()], grace)
     for pid, (held, found) in targets.items():
         if pid in stubborn:
             with contextlib.suppress(OSError):
@@ -160,6 +161,25 @@ def _stop_all(spawned: list[HeldProcess], grace: float) -> list[Repaired]:
         else:
             results.append(Repaired(held, RepairAction.STOPPED))
     return results
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Still this very process (same create time), and not a zombie."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _still_running(processes: list[psutil.Process], timeout: float) -> set[int]:
+    """Wait until every process has exited (a zombie has: its parent may never reap it, if
+    that is an init that does not); the pids still running at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running = {p.pid for p in processes if _alive(p)}
+        if not running or time.monotonic() >= deadline:
+            return running
+        time.sleep(POLL_S)
 
 
 def repair(holdings: Holdings, grace: float = STOP_GRACE_S) -> RepairReport:
