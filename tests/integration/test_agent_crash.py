@@ -127,6 +127,8 @@ def test_kill_9_resumes_paused_processes_and_stops_spawned_ones(
         client.add_process("victim", pid=victim.pid)
         worker = client.add_process("worker", argv=SLEEPER)["pid"]
         stubborn = client.add_process("stubborn", argv=STUBBORN)["pid"]
+        family = client.add_process("family", argv=["sh", "-c", "sleep 120 & wait"])["pid"]
+        [grandchild] = wait_for(lambda: psutil.Process(family).children(), "the grandchild")
         pause(client, "victim")
         pause(client, "worker")
         assert status(victim.pid) == status(worker) == psutil.STATUS_STOPPED
@@ -141,13 +143,14 @@ def test_kill_9_resumes_paused_processes_and_stops_spawned_ones(
         assert status(victim.pid) in (psutil.STATUS_SLEEPING, psutil.STATUS_RUNNING)
         wait_for(lambda: gone(worker), "the spawned worker to stop")
         wait_for(lambda: gone(stubborn), "the stubborn one to be killed after the grace")
+        wait_for(lambda: gone(family) and gone(grandchild.pid), "the family's process group")
         wait_for(lambda: not watchdog.is_running(), "the watchdog to exit")
         log = (agent.state_dir / "agent.log").read_text()
         assert f"resumed paused process 'victim' (pid {victim.pid})" in log
         assert f"resumed paused process 'worker' (pid {worker})" in log
         assert f"stopped spawned process 'worker' (pid {worker})" in log
         assert f"killed spawned process 'stubborn' (pid {stubborn}): still running after" in log
-        assert f"agent {agent.process.pid} died without cleaning up; repaired 4" in log
+        assert f"agent {agent.process.pid} died without cleaning up; repaired 5" in log
         assert not (agent.state_dir / "agent.json").exists()
         assert held_files(agent.state_dir) == []
         print(f"victim resumed {resumed_after * 1000:.1f} ms after SIGKILL of the agent")

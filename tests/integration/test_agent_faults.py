@@ -78,6 +78,8 @@ def test_a_fault_expires_without_any_client_request(agent: AgentClient) -> None:
     assert status_of(pid) == psutil.STATUS_STOPPED
     # watch the process only, not the agent: the expiry must fire on its own
     assert wait_for(lambda: status_of(pid) != psutil.STATUS_STOPPED, timeout=10)
+    # the revert finishes (records the release, keeps the evidence) just after the SIGCONT
+    assert wait_for(lambda: agent.fault(applied["id"])["state"] != "active", timeout=10)
     final = agent.fault(applied["id"])
     assert final["state"] == "expired"
     assert final["evidence"]["seen_stopped"] is True

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from ial_resilience.agent.errors import Conflict, NotFound
@@ -74,3 +75,12 @@ def test_respawn_gives_a_new_pid_only_once_dead(table: ProcessTable) -> None:
     assert wait_until(lambda: not table.is_alive(process), 5)
     assert table.respawn(process) != first and process.restarts == 1
     assert table.is_alive(process)
+
+
+def test_terminate_stops_a_spawned_process_with_its_children(table: ProcessTable) -> None:
+    process = table.spawn("family", ["sh", "-c", "sleep 120 & wait"])
+    parent = psutil.Process(process.pid)
+    assert wait_until(lambda: parent.children(), 10)
+    [child] = parent.children()
+    table.terminate(process, grace=5)
+    assert wait_until(lambda: not child.is_running() or child.status() == "zombie", 10)

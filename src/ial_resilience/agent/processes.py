@@ -274,15 +274,17 @@ class ProcessTable:
             return False
 
     def terminate(self, process: ManagedProcess, grace: float = STOP_GRACE_S) -> int | None:
-        """SIGTERM (and SIGCONT if paused), then SIGKILL after ``grace`` seconds."""
+        """SIGTERM (and SIGCONT if paused), then SIGKILL after ``grace`` seconds. A spawned
+        process gets them on its whole process group (its children too), as from the watchdog.
+        """
         if not self.is_alive(process):
             return self.wait_exit(process, 0)
         for signum in (signal.SIGTERM, signal.SIGCONT):
-            _quiet_kill(process.pid, signum)
+            _quiet_kill(process, signum)
         self._release_stopped(process)
         status = self.wait_exit(process, grace)
         if self.is_alive(process):
-            _quiet_kill(process.pid, signal.SIGKILL)
+            _quiet_kill(process, signal.SIGKILL)
             status = self.wait_exit(process, grace)
         process.paused = False
         return status
@@ -375,6 +377,12 @@ class ProcessTable:
             self._record_quietly()
 
 
-def _quiet_kill(pid: int, signum: int) -> None:
+def _quiet_kill(process: ManagedProcess, signum: int) -> None:
+    """Signal the process, or the group a spawned one leads while it is not yet reaped (its
+    pid, hence its group id, cannot have been reused); errors are ignored."""
+    pid = process.pid
     with contextlib.suppress(OSError):
-        os.kill(pid, signum)
+        if process.popen is not None and process.popen.poll() is None and os.getpgid(pid) == pid:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
