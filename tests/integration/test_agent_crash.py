@@ -166,7 +166,7 @@ def test_clean_exit_leaves_nothing_for_the_watchdog(
         watchdog = watchdog_of(agent)
         assert held_files(agent.state_dir) == [f"agent-{agent.process.pid}.json"]
         assert agent.stop() == 0
-        wait_for(lambda: not watchdog.is_running(), "the watchdog to exit")
+        assert not watchdog.is_running()  # the agent waited for it
         assert status(victim.pid) != psutil.STATUS_STOPPED and gone(worker)
         assert held_files(agent.state_dir) == []
         assert "died without cleaning up" not in (agent.state_dir / "agent.log").read_text()

@@ -3,12 +3,13 @@
 The agent starts ``python -m ial_resilience.agent.watchdog`` at start-up
 (:class:`ial_resilience.agent.watchdog_handle.Watchdog`) in its own session, with the read end
 of a pipe as its stdin; only the agent holds the write end (close-on-exec, so no other child
-inherits it). The watchdog blocks reading it. The kernel closes the write end when the agent
-exits, however it exits, so the read returns end-of-file: then the watchdog waits until the
-agent process is really gone, and repairs the holdings of every dead agent of the state dir
+inherits it). The watchdog blocks reading it. At a clean exit, once it has undone
+everything, the agent writes :data:`CLEAN_EXIT` and waits for the watchdog to exit. Otherwise
+the kernel closes the write end when the agent dies, however it dies, so the read returns
+end-of-file: then the watchdog waits until the agent process is really gone, and repairs the
+holdings of every dead agent of the state dir
 (:func:`ial_resilience.agent.repair.repair_dead_agents`): paused processes get SIGCONT,
-spawned ones are stopped. After a clean exit the agent has already removed its holdings file,
-so there is nothing to do.
+spawned ones are stopped.
 
 Cheap while the agent starts: this module imports only the standard library's basics; the
 repair code (psutil, logging) is loaded :data:`WARM_UP_S` after start, or at end-of-file if
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 WARM_UP_S = 2.0  # load the repair code this long after start (off the agent's start path)
 GONE_WAIT_S = 10.0  # after end-of-file, the agent must be gone within this
 POLL_S = 0.005
+CLEAN_EXIT = b"x"  # the agent writes it once it has undone everything, just before it exits
 USAGE = "usage: python -m ial_resilience.agent.watchdog STATE_DIR AGENT_PID AGENT_CREATE_TIME"
 
 
@@ -45,16 +47,19 @@ def argv_for(state_dir: Path, agent_pid: int, agent_create_time: float) -> list[
             str(agent_pid), repr(agent_create_time)]  # fmt: skip
 
 
-def wait_for_end_of_file(fd: int, warm_up: float, on_warm_up: Callable[[], None]) -> None:
-    """Block until every writer of ``fd`` has closed it (the agent exited or died); call
-    ``on_warm_up()`` once after ``warm_up`` seconds if that comes first."""
+def wait_for_the_end(fd: int, warm_up: float, on_warm_up: Callable[[], None]) -> bool:
+    """Block until the agent says it exits cleanly (:data:`CLEAN_EXIT` on ``fd``: true) or
+    every writer of ``fd`` has closed it (it died: false); call ``on_warm_up()`` once after
+    ``warm_up`` seconds if that comes first."""
     deadline = time.monotonic() + warm_up
     warmed = False
     while True:
         timeout = None if warmed else max(0.0, deadline - time.monotonic())
         readable, _, _ = select.select([fd], [], [], timeout)
-        if readable and not os.read(fd, 4096):
-            return
+        if readable:
+            data = os.read(fd, 4096)
+            if not data or CLEAN_EXIT in data:
+                return bool(data)
         if not warmed and time.monotonic() >= deadline:
             on_warm_up()
             warmed = True
@@ -89,7 +94,8 @@ def wait_gone(pid: int, create_time: float, timeout: float) -> bool:
 
 def watch(state_dir: Path, agent_pid: int, agent_create_time: float, fd: int = 0) -> int:
     """The watchdog's life: wait for the agent's end, then repair what it left; exit code."""
-    wait_for_end_of_file(fd, WARM_UP_S, lambda: _load_repair(state_dir))
+    if wait_for_the_end(fd, WARM_UP_S, lambda: _load_repair(state_dir)):
+        return 0  # a clean exit: the agent has undone everything itself
     _load_repair(state_dir)
     from ial_resilience.agent.repair import log, repair_dead_agents
 

@@ -1,13 +1,15 @@
 """The agent's side of its watchdog (:mod:`ial_resilience.agent.watchdog`).
 
 :class:`Watchdog` starts the watchdog process with the read end of a pipe as its stdin and
-keeps the write end for the agent's whole life; the kernel closes it when the agent exits or
-dies, which is the watchdog's signal. If the watchdog dies while the agent runs, a thread
+keeps the write end for the agent's whole life: at a clean exit it writes that it exits
+cleanly and waits for the watchdog; if the agent dies, the kernel closes it, which is the
+watchdog's signal to repair. If the watchdog dies while the agent runs, a thread
 starts a new one (at most one per second), so the guarantee holds for the agent's whole life.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -17,11 +19,12 @@ from pathlib import Path
 
 import psutil
 
-from ial_resilience.agent.watchdog import argv_for
+from ial_resilience.agent.watchdog import CLEAN_EXIT, argv_for
 from ial_resilience.errors import IalrError
 
 log = logging.getLogger("ialr.agent")
 RESTART_BACKOFF_S = 1.0
+EXIT_WAIT_S = 2.0
 
 
 class Watchdog:
@@ -78,10 +81,18 @@ class Watchdog:
             except IalrError as error:
                 log.error("%s; trying again", error.message)
 
-    def close(self) -> None:
-        """At a clean exit, once the holdings file is gone: the watchdog finds nothing to do
-        and exits as soon as this process is gone."""
+    def close(self, timeout: float = EXIT_WAIT_S) -> None:
+        """At a clean exit, once everything is undone: tell the watchdog, wait for it to exit
+        (so nothing of the agent outlives it)."""
         self._closing.set()
-        if self._write_fd >= 0:
-            os.close(self._write_fd)
-            self._write_fd = -1
+        if self._write_fd < 0:
+            return
+        with contextlib.suppress(OSError):  # a watchdog that just died: nothing to tell
+            os.write(self._write_fd, CLEAN_EXIT)
+        os.close(self._write_fd)
+        self._write_fd = -1
+        if self._popen is not None:
+            try:
+                self._popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("watchdog %d did not exit within %g s", self._popen.pid, timeout)
