@@ -14,6 +14,7 @@ agent is stopped with SIGTERM at the end (which reverts every fault) and killed 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -51,7 +52,7 @@ class RunningAgent:
 
 def wait_for_agent(state_dir: Path, process: subprocess.Popen[bytes], stderr: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not (state_dir / "agent.json").exists():
+    while not _names(state_dir / "agent.json", process.pid):  # not a dead predecessor's
         if process.poll() is not None:
             raise RuntimeError(f"the agent exited with {process.returncode}: {stderr.read_text()}")
         if time.monotonic() > deadline:
@@ -59,6 +60,13 @@ def wait_for_agent(state_dir: Path, process: subprocess.Popen[bytes], stderr: Pa
                 f"the agent did not start in {START_TIMEOUT_S}s: {stderr.read_text()}"
             )
         time.sleep(0.02)
+
+
+def _names(path: Path, pid: int) -> bool:
+    try:
+        return bool(json.loads(path.read_text()).get("pid") == pid)
+    except (OSError, ValueError):
+        return False
 
 
 @contextmanager

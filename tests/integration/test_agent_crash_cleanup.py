@@ -102,3 +102,25 @@ def test_cleanup_refuses_while_the_agent_runs_but_does_not_answer(
         )
         assert code == 0 and json.loads(out)["results"][0]["reverted"] == [KEY]
         assert status(victim.pid) != psutil.STATUS_STOPPED
+
+
+def test_cleanup_text_says_what_it_repaired_and_why_the_fault_ended(
+    tmp_path: Path, victim: subprocess.Popen[bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    with start_agent(state) as agent:
+        agent.client.add_process("victim", pid=victim.pid)
+        pending_pause(agent)
+        watchdog = watchdog_of(agent)
+        agent.process.send_signal(signal.SIGSTOP)
+        watchdog.kill()
+        wait_for(lambda: gone(watchdog.pid), "the watchdog to die")
+        agent.process.kill()
+        agent.process.wait(10)
+        dead_pid = agent.process.pid
+
+    code, out, err = cli(capsys, "chaos", "cleanup", "--state-dir", str(state))
+    assert code == 0, err
+    assert f"agent {dead_pid} (dead): resumed paused process victim (pid {victim.pid})" in out
+    assert "ended with the agent" in out and "already gone" not in out
+    assert status(victim.pid) != psutil.STATUS_STOPPED

@@ -204,11 +204,20 @@ def register(app: typer.Typer) -> None:
             f"{report['ledgers']} ledger(s) read, {report['pending']} fault(s) pending",
             markup=False,
         )
+        for agent in report.get("repaired", []):
+            for held in agent["processes"]:
+                console.print(
+                    f"agent {agent['agent_pid']} (dead): {held['action']} {held['held']} "
+                    f"process {held['name']} (pid {held['pid']})",
+                    markup=False,
+                )
         for item in report["results"]:
             if item["error"]:
                 what = f"ERROR {item['error']}"
             elif item["reverted"]:
                 what = "reverted " + ", ".join(item["reverted"])
+            elif item.get("note"):
+                what = str(item["note"])
             else:
                 what = "already gone (expired or reverted)"
             console.print(f"{item['key']} {item['fault']}: {what}", markup=False)
