@@ -158,7 +158,14 @@ def link_add(
     name: Annotated[str, typer.Argument(help="link name, e.g. api->db")],
     listen: Annotated[str, typer.Option(help="host:port to listen on (port 0: any)")],
     upstream: Annotated[str, typer.Option(help="host:port of the real service")],
-    http: Annotated[bool, typer.Option("--http", help="HTTP-aware link")] = False,
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http",
+            help="HTTP-aware link: frames HTTP/1.1 requests (Content-Length or chunked "
+            "bodies, pipelined) so that http_abort/http_delay match them by method and path",
+        ),
+    ] = False,
     state_dir: StateDir = None,
     as_json: AsJson = False,
 ) -> None:
