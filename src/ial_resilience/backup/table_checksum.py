@@ -4,15 +4,18 @@
 Two forms exist; the checksum text says which one wrote it, so that verify recomputes the
 same form on the restored server:
 
-- ``cols:<sum>`` (:attr:`ChecksumForm.COLUMNS`, current): each row's hash is the XOR of every
-  column's own extended hash function (the one its type's default hash operator class names,
-  as ``hash_record_extended`` would call), seeded by the column's position, a NULL counting as
-  a per-position marker. Same coverage as the whole-row form at a third of its CPU: no row
-  value is built, no record is taken apart again per row.
+- ``cols:<sum>`` (:attr:`ChecksumForm.COLUMNS`, current): each row's hash is the XOR of one
+  hash per column, seeded by the column's position (a NULL counts as a per-position marker):
+  its type's own extended hash function (the one ``hash_record_extended`` would call), or the
+  hash of its text form for a type without one (``json``, ``point``) or whose hash depends on
+  OIDs a logical restore renumbers (enums, and composites that may hold them). Every column of
+  every row counts, as in the whole-row form, at a third of its CPU (measured on
+  ``pgbench_accounts``: 1.5 s against 4.7 s per 7 M rows): no row value is built and taken
+  apart again per row.
 - ``<sum>`` without a prefix (:attr:`ChecksumForm.ROWS`, manifests written before the column
-  form): the sum of ``hash_record_extended`` over the whole row.
-
-A type without a hash function (``json``, ``point`` …) is hashed through its text form.
+  form): the sum of ``hash_record_extended`` over the row, or of the row's text form when a
+  column has no hash function. Kept as it was, so old manifests compare: its query names the
+  row ``t``, which in a table with a column ``t`` meant that column alone.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def _by_rows(conn: psycopg.Connection, table: sql.Identifier) -> tuple[int, str]
 def _by_columns(conn: psycopg.Connection, relid: int, table: sql.Identifier) -> tuple[int, str]:
     columns = conn.execute(_COLUMN_HASHES, {"relid": relid}).fetchall()
     try:
-        with conn.transaction():  # e.g. an array of a type without a hash function
+        with conn.transaction():  # PostgreSQL found no hash for an element where we did
             return _scan(conn, table, _row_hash(columns, by_text=False))
     except psycopg.errors.UndefinedFunction:
         return _scan(conn, table, _row_hash(columns, by_text=True))
