@@ -167,3 +167,28 @@ def test_require_bucket_names_a_missing_bucket(aws_env: AwsTarget, repo: S3Repos
     with pytest.raises(AwsNotFound, match=f"bucket '{missing.bucket}' does not exist") as caught:
         missing.require_bucket()
     assert f"aws s3 mb s3://{missing.bucket}" in caught.value.hint
+
+
+class _CommitFails(S3Repository):
+    """A real S3 repository whose manifest write fails (the upload before it is real)."""
+
+    def commit(self, backup_id: str, manifest: Manifest) -> None:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_backup_that_fails_after_its_upload_leaves_no_object(
+    aws_env: AwsTarget,  # noqa: F811
+    repo: S3Repository,
+    tmp_path: Path,
+) -> None:
+    from ial_resilience.backup.sources import BackupRequest, run_backup
+
+    failing = _CommitFails(aws_env, repo.bucket, prefix="team/db")
+    source = tmp_path / "site"
+    source.mkdir()
+    (source / "data.bin").write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(BackupError, match="No space left"):
+        run_backup(failing, BackupRequest(source=str(source), kind=SourceKind.DIRECTORY))
+    listed = client("s3", aws_env).list_objects_v2(Bucket=repo.bucket, Prefix="team/db/")
+    assert listed.get("KeyCount", 0) == 0, listed.get("Contents")
+    assert repo.manifests() == []

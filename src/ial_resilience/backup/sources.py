@@ -5,6 +5,7 @@ repository and returning what the manifest needs. ``run_backup`` commits only a 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sqlite3
 import tarfile
@@ -44,6 +45,8 @@ from ial_resilience.errors import BackupError, InputError
 from ial_resilience.postgres import prepare_dir
 
 Step = Callable[[str], None]
+
+_log = logging.getLogger(__name__)
 
 
 def _quiet(_: str) -> None:
@@ -164,8 +167,17 @@ def _commit(repo: Repository, manifest: Manifest, staging: Path) -> None:
 
 
 def _abort(repo: Repository, backup_id: str) -> None:
+    """Remove what a failed backup wrote. Best effort for remote repositories: the original
+    error is what the user must see, and uploaded files stay invisible without a manifest."""
     if isinstance(repo, LocalRepository):
-        repo.abort(backup_id)  # other backends: uploaded files stay invisible without a manifest
+        repo.abort(backup_id)
+        return
+    abort = getattr(repo, "abort", None)
+    if callable(abort):
+        try:
+            abort(backup_id)
+        except Exception:  # never hide the error that made the backup fail
+            _log.warning("could not remove the files of failed backup %s", backup_id, exc_info=True)
 
 
 def _describe(request: BackupRequest) -> str:
