@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,11 +59,19 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client the link answered or cut (http_abort, reset) is expected: no traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def http_server() -> Iterator[ThreadingHTTPServer]:
     Handler.seen = []
     Handler.trailers = []
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+    server = _QuietServer((LOOPBACK, 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
