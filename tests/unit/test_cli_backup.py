@@ -46,6 +46,23 @@ def test_human_output_of_run_and_list(tmp_path: Path, capsys: Capture) -> None:
     assert "sqlite" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("columns", [80, 130])
+def test_list_keeps_the_id_and_source_whole_on_any_terminal(
+    columns: int, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, repo = make_tree(tmp_path / "a-rather-long-source-directory"), str(tmp_path / "r")
+    made = run_json(capsys, "backup", "run", str(source), "--repo", repo)
+    assert isinstance(made, dict)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["backup", "list", "--repo", repo]) == 0
+    out = capsys.readouterr().out
+    assert made["id"] in out and max(len(line) for line in out.splitlines()) <= columns
+    rows = [line.split("│") for line in out.splitlines() if line.startswith("│")]
+    column = 3 if columns >= 110 else 2  # the source column, folded over lines when narrow
+    assert "".join(row[column].strip() for row in rows) == str(source.absolute())
+    assert ("started (UTC)" in out) == (columns >= 110)  # wide: kind and start time too
+
+
 def test_verify_of_a_damaged_backup_exits_5_and_names_the_file(
     tmp_path: Path, capsys: Capture
 ) -> None:

@@ -47,6 +47,9 @@ AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tabl
 BackupId = Annotated[str, typer.Argument(help="backup id, or `latest`")]
 
 
+WIDE_LIST = 110  # terminal columns from which `backup list` shows kind and start time
+
+
 def _console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
@@ -141,13 +144,22 @@ def list_(
     if as_json:
         _print_json([m.summary() for m in manifests])
         return
-    table = Table("kind", "source", "started (UTC)", "size", "WAL")
-    table.columns.insert(0, Column("id", no_wrap=True))
+    console = _console()
+    wide = console.width >= WIDE_LIST  # the id already holds the kind and the start time
+    table = Table(Column("id", no_wrap=True))
+    if wide:
+        table.add_column("kind", no_wrap=True)
+    table.add_column("source", overflow="fold")
+    if wide:
+        table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("size", no_wrap=True, justify="right")
+    table.add_column("WAL", overflow="fold")
     for m in manifests:
         wal = "" if m.wal is None else f"{m.wal.start_segment}…{m.wal.end_segment[-8:]}"
-        table.add_row(m.id, m.kind.value, m.source, m.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      format_size(m.size), wal)  # fmt: skip
-    _console().print(table if manifests else "no backups")
+        started = m.started_at.strftime("%Y-%m-%d %H:%M:%S")
+        cells = [m.id, m.kind.value, m.source, started] if wide else [m.id, m.source]
+        table.add_row(*cells, format_size(m.size), wal)
+    console.print(table if manifests else "no backups")
 
 
 @app.command("verify")
