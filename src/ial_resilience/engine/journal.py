@@ -96,6 +96,7 @@ def outcome_json(outcome: FaultOutcome | None, planned: PlannedFault, t0: float)
     if outcome.reverted_mono is not None:
         record["reverted_t"] = round(outcome.reverted_mono - t0, 6)
     record["revert_reason"] = outcome.revert_reason.value if outcome.revert_reason else None
+    record["revert_confirmed"] = outcome.revert_confirmed
     record["landed"] = evidence.landed if evidence else None
     record["evidence"] = dict(evidence.details) if evidence else None
     record["error"] = outcome.error
@@ -212,6 +213,7 @@ def summary(document: Mapping[str, Any], path: Path | None) -> dict[str, Any]:
                     "landed",
                     "evidence",
                     "revert_reason",
+                    "revert_confirmed",
                     "error",
                 )
             }

@@ -54,6 +54,7 @@ class EventKind(StrEnum):
     FAULT_APPLIED = "fault-applied"
     FAULT_REVERTED = "fault-reverted"
     FAULT_FAILED = "fault-failed"
+    PROVIDER_FAILED = "provider-failed"  # the provider died (or failed) outside one fault
     GUARDRAIL_BREACH = "guardrail-breach"
     INTERRUPTED = "interrupted"
     HYPOTHESIS = "hypothesis"
@@ -149,3 +150,11 @@ class FaultOutcome:
     revert_reason: RevertReason | None
     reverted_mono: float | None
     error: str | None = None
+
+    @property
+    def revert_confirmed(self) -> bool | None:
+        """True when the provider confirmed the revert; False when it could not (the ledger
+        keeps the fault pending for ``ialr chaos cleanup``); None when nothing was applied."""
+        if self.applied is None:
+            return None
+        return self.revert_reason is not None and self.error is None

@@ -76,7 +76,7 @@ def time_to_abort_ms(record: RunRecord, reason: RevertReason) -> float | None:
 def decide_status(record: RunRecord) -> tuple[RunStatus, str]:
     """error > aborted > deviated > inconclusive > passed; the reason says why."""
     if record.error is not None:
-        return RunStatus.ERROR, f"provider error: {record.error}"
+        return RunStatus.ERROR, f"provider error: {record.error}; {_left_behind(record)}"
     if record.interrupted:
         return RunStatus.ABORTED, "interrupted (Ctrl-C/SIGTERM); every applied fault reverted"
     if record.breach is not None:
@@ -96,6 +96,23 @@ def decide_status(record: RunRecord) -> tuple[RunStatus, str]:
         names = ", ".join(f"{o.planned.fault} on {o.planned.target}" for o in not_landed)
         return RunStatus.INCONCLUSIVE, f"no evidence that these faults had an effect: {names}"
     return RunStatus.PASSED, "the steady state held before, during and after the faults"
+
+
+def _left_behind(record: RunRecord) -> str:
+    """After a provider error: which faults the provider could not confirm reverted."""
+    applied = [o for o in record.outcomes.values() if o.applied is not None]
+    if not applied:
+        return "no fault was applied"
+    unconfirmed = [o for o in applied if o.revert_confirmed is False]
+    if not unconfirmed:
+        return "every applied fault was reverted"
+    names = ", ".join(f"{o.planned.fault} on {o.planned.target}" for o in unconfirmed)
+    them = "it" if len(unconfirmed) == 1 else "them"
+    return (
+        f"the provider could not confirm the revert of {names}, so the ledger keeps {them}"
+        f" pending: run `ialr chaos cleanup` (it reverts what is still applied, or marks {them}"
+        " ended when the agent is gone)"
+    )
 
 
 def _deviations(record: RunRecord) -> list[str]:

@@ -4,6 +4,11 @@ validate → safety → plan (dry run stops here) → steady state before → le
 applied on schedule; method probes and guardrails sampled concurrently; reverts at the end of
 each duration, on a guardrail breach, on Ctrl-C/SIGTERM, on a provider error) → recovery →
 steady state after → journal. Reverts run in ``finally`` and only for what was applied.
+
+A provider that dies (the local agent killed) is noticed at once while faults are active (it is
+asked every ``HEARTBEAT_S``) and at every phase boundary: the run then reverts what it can,
+skips what is left and ends with status ``error``; faults whose revert the provider could not
+confirm stay pending in the ledger for ``ialr chaos cleanup``.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ from ial_resilience.errors import IalrError, ProviderError
 from ial_resilience.probes.base import Probe
 
 __all__ = ["Event", "Observer", "ProbeFactory", "Run", "RunOptions", "RunRecord", "RunResult"]
+
+HEARTBEAT_S = 0.2
+"""While faults are active, how often the engine checks that the provider is still alive."""
 
 
 class Observer(Protocol):
@@ -139,7 +147,8 @@ class Run:
         try:
             steady = self._checks("steady_state", self.experiment.steady_state)
             self._steady_state_before(record, steady)
-            if not record.before or all(v.holds for v in record.before):
+            alive = self._provider_alive(record, Phase.STEADY_STATE_BEFORE)
+            if alive and (not record.before or all(v.holds for v in record.before)):
                 self._with_ledger(record, path, steady)
         except KeyboardInterrupt:
             record.interrupted = True
@@ -169,7 +178,20 @@ class Run:
             return
         if record.error is None:
             self._recovery(record, steady)
-            self._steady_state_after(record, steady)
+            if self._provider_alive(record, Phase.RECOVERY):
+                self._steady_state_after(record, steady)
+                self._provider_alive(record, Phase.STEADY_STATE_AFTER)
+
+    def _provider_alive(self, record: RunRecord, phase: Phase) -> bool:
+        """False (and the run's error) when the provider died; a probe that failed because of
+        it then does not count against the system under test."""
+        try:
+            self.provider.check_alive()
+        except ProviderError as error:
+            record.error = record.error or error.message
+            self.emit(phase, EventKind.PROVIDER_FAILED, error.message, hint=error.hint)
+            return False
+        return True
 
     # -- probes ---------------------------------------------------------------------------
     def _checks(self, section: str, checks: Sequence[Any]) -> list[CheckSpec]:
@@ -275,6 +297,8 @@ class Run:
         while todo or active:
             if abort.is_set():
                 return RevertReason.GUARDRAIL
+            if not self._provider_alive(record, Phase.METHOD):
+                return RevertReason.ERROR
             while todo and time.monotonic() >= t0 + todo[0].after:
                 planned = todo.pop(0)
                 with interrupts_deferred():  # applied ⇒ in `active` ⇒ reverted on Ctrl-C
@@ -286,7 +310,7 @@ class Run:
             wakeups = [t0 + f.after for f in todo[:1]]
             wakeups += [a.applied_mono + a.planned.duration for a in active.values()]
             if wakeups:
-                abort.wait(max(0.0, min(wakeups) - time.monotonic()))
+                abort.wait(min(HEARTBEAT_S, max(0.0, min(wakeups) - time.monotonic())))
         return RevertReason.DURATION_ENDED
 
     def _apply(self, record: RunRecord, ledger: Ledger, planned: PlannedFault) -> AppliedFault:
@@ -334,7 +358,7 @@ class Run:
             evidence: Evidence | None = self.provider.revert(applied)
             error = None
         except ProviderError as exc:
-            evidence, error = None, f"revert failed: {exc.message}"
+            evidence, error = None, f"revert not confirmed: {exc.message}"
             record.error = record.error or error
         done = time.monotonic()
         if error is None:

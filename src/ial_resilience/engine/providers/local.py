@@ -14,21 +14,27 @@ provider. With a lab, a ``database: db`` target means the DB endpoint link ``api
 
 Agent fault ids derive from the planned fault's key (``<key>``, ``<key>-r1``…), so the ledger
 names them before they exist and ``ialr chaos cleanup`` finds them even after a crash.
+
+The provider notes the agent's process when it connects (:mod:`.agent_process`):
+:meth:`LocalProvider.check_alive` tells the engine when it died, and a call that finds nobody
+answering because the agent died raises :class:`~.agent_process.AgentDied`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ial_resilience.agent.client import AgentClient
-from ial_resilience.agent.state import START_HINT
+from ial_resilience.agent.state import START_HINT, resolve_state_dir
 from ial_resilience.engine.ledger import PendingFault
 from ial_resilience.engine.model import AppliedFault, Evidence, PlannedFault, ResolvedTarget
 from ial_resilience.engine.provider import CleanupResult
+from ial_resilience.engine.providers.agent_process import AgentDied, AgentProcess
 from ial_resilience.errors import AgentUnreachable, InputError, ProviderError
 from ial_resilience.faults.vocabulary import FAULTS
 from ial_resilience.lab.faults import DATABASE_LINKS, LAB_FAULTS, LabFaults
@@ -48,9 +54,15 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, client: AgentClient | None, lab: LabFaults | None = None) -> None:
+    def __init__(
+        self,
+        client: AgentClient | None,
+        lab: LabFaults | None = None,
+        agent: AgentProcess | None = None,
+    ) -> None:
         self._client = client
         self._lab = lab
+        self._agent = agent  # None: the agent's process is unknown, its death goes unnoticed
         self._processes: list[dict[str, Any]] | None = None
         self._targets: dict[str, Any] = {}
         self._reset_counts: dict[str, int] = {}
@@ -61,7 +73,8 @@ class LocalProvider:
         """A provider on the agent of ``state_dir``; ``offline`` (dry runs) when none runs."""
         try:
             client = AgentClient.from_state_dir(state_dir)
-            return cls(client, LabFaults.from_state_dir(state_dir, client))
+            agent = AgentProcess.of(resolve_state_dir(state_dir))
+            return cls(client, LabFaults.from_state_dir(state_dir, client), agent)
         except AgentUnreachable as error:
             if offline:
                 provider = cls(None)
@@ -128,10 +141,28 @@ class LocalProvider:
             key=lambda p: str(p["name"]),
         )
 
+    def check_alive(self) -> None:
+        """:class:`AgentDied` when the agent's process is gone (cheap: no request is sent)."""
+        if self._agent is not None and not self._agent.running():
+            raise self._agent.died()
+
+    @contextlib.contextmanager
+    def _agent_calls(self) -> Iterator[None]:
+        """Nobody answers because the agent's process is gone → :class:`AgentDied`."""
+        try:
+            yield
+        except AgentDied:
+            raise
+        except AgentUnreachable as error:
+            if self._agent is not None and self._agent.gone():
+                raise self._agent.died() from error
+            raise
+
     def check_ready(self) -> None:
         """The agent answers, accepts the token, and knows every link and process targeted."""
-        self.client.health()
-        status = self.client.status()
+        with self._agent_calls():
+            self.client.health()
+            status = self.client.status()
         links = {str(link.get("name")) for link in status["links"]}
         processes = {str(p.get("name")) for p in status["processes"]}
         for name, target in self._targets.items():
@@ -239,6 +270,10 @@ class LocalProvider:
         )  # fmt: skip
 
     def apply(self, planned: PlannedFault) -> AppliedFault:
+        with self._agent_calls():
+            return self._apply(planned)
+
+    def _apply(self, planned: PlannedFault) -> AppliedFault:
         if planned.fault in ("db.failover", "scaling.capacity-limit"):
             return self._apply_lab(planned)
         requests = self.requests(planned)
@@ -260,17 +295,19 @@ class LocalProvider:
         return applied
 
     def verify(self, applied: AppliedFault) -> Evidence:
-        lab = self._lab_evidence(applied, reverting=False)
-        if lab is not None:
-            return lab
-        return self._evidence(applied, [self.client.fault(h) for h in applied.handles])
+        with self._agent_calls():
+            lab = self._lab_evidence(applied, reverting=False)
+            if lab is not None:
+                return lab
+            return self._evidence(applied, [self.client.fault(h) for h in applied.handles])
 
     def revert(self, applied: AppliedFault) -> Evidence:
-        lab = self._lab_evidence(applied, reverting=True)
-        if lab is not None:
-            return lab
-        faults = [self.client.revert_fault(h) for h in applied.handles]
-        return self._evidence(applied, faults)
+        with self._agent_calls():
+            lab = self._lab_evidence(applied, reverting=True)
+            if lab is not None:
+                return lab
+            faults = [self.client.revert_fault(h) for h in applied.handles]
+            return self._evidence(applied, faults)
 
     def _lab_evidence(self, applied: AppliedFault, *, reverting: bool) -> Evidence | None:
         """Evidence of a lab fault (and its revert); None for the agent's own faults."""

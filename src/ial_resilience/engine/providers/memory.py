@@ -59,6 +59,9 @@ class MemoryProvider:
     def check_ready(self) -> None:
         """Always ready."""
 
+    def check_alive(self) -> None:
+        """Always alive: it lives in the run's own process."""
+
     def apply(self, planned: PlannedFault) -> AppliedFault:
         with self._lock:
             self.calls.append(("apply", planned.key))
