@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -127,6 +128,7 @@ def read_until(stream: IO[str], text: str) -> list[str]:
 
 
 def cleanup(capsys: pytest.CaptureFixture[str], state: Path) -> dict[str, Any]:
+    capsys.readouterr()  # what the test printed before (its figures)
     code = main(["chaos", "cleanup", "--json", "--state-dir", str(state)])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -138,59 +140,113 @@ def ledger_pending(state: Path) -> list[ledger_mod.PendingFault]:
     return [p for path in ledger_mod.ledgers(state) for p in ledger_mod.pending(path)]
 
 
+def ledger_has(state: Path, event: ledger_mod.LedgerEvent) -> bool:
+    return any(
+        entry.event is event
+        for path in ledger_mod.ledgers(state)
+        for entry in ledger_mod.read(path)
+    )
+
+
+@dataclass
+class Ended:
+    code: int
+    summary: dict[str, Any]
+    journal: dict[str, Any]
+    killed_at: float
+
+
+def kill_agent_once(
+    tmp_path: Path, agent: RunningAgent, victim: Victim, event: ledger_mod.LedgerEvent
+) -> Ended:
+    """Run a 60 s pause of the victim through the CLI; ``kill -9`` the agent as soon as the
+    run's ledger has ``event``; wait for the watchdog to resume the victim and the run to end."""
+    agent.client.add_process("victim", pid=victim.pid)
+    watchdog_of(agent)  # it is up before the agent is killed
+    file = write_experiment(tmp_path / "exp.yaml", victim, samples=3)
+    journal = tmp_path / "journal.json"
+    run = spawn_run(file, agent.state_dir, journal, "--json")
+    try:
+        wait_for(lambda: ledger_has(agent.state_dir, event), f"{event} in the ledger", 60)
+        agent.process.kill()
+        killed_at = time.time()
+        agent.process.wait(10)
+        wait_for(lambda: status(victim.pid) != psutil.STATUS_STOPPED, "the victim to run")
+        code, out, err = finish(run)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert code == 5, out + err
+    return Ended(code, json.loads(out), json.loads(journal.read_text()), killed_at)
+
+
+def assert_clean_error(ended: Ended, agent: RunningAgent) -> dict[str, Any]:
+    """Status error, a complete journal, a reason that says what happened and what to do; the
+    run did not wait for the fault's end. Returns the fault's journal entry."""
+    summary, document = ended.summary, ended.journal
+    assert summary["status"] == "error" and summary["complete"] is True
+    reason = summary["reason"]
+    assert f"the agent (pid {agent.process.pid}) died" in reason, reason
+    assert "watchdog" in reason and "ialr chaos cleanup" in reason, reason
+    assert "could not confirm that process.pause on victim ended" in reason, reason
+    assert document["complete"] is True and document["status"] == "error"
+    assert document["exit_code"] == 5
+    ended_after = document["ended_at"] - ended.killed_at
+    assert ended_after < PAUSE_S / 2  # it did not wait for the fault's end
+    print(f"the run ended {ended_after * 1000:.0f} ms after the agent's SIGKILL")
+    assert document["recovery"] is None and document["hypothesis"]["after"] == []
+    [fault] = document["faults"]
+    assert fault["revert_confirmed"] is False and "died" in fault["error"]
+    fault_entry: dict[str, Any] = fault
+    return fault_entry
+
+
+def assert_cleanup_ends_it(capsys: pytest.CaptureFixture[str], state: Path, key: str) -> None:
+    [pending] = ledger_pending(state)
+    assert pending.intent.key == key
+    report = cleanup(capsys, state)
+    assert report["pending"] == 1 and report["reverted"] == 0
+    [result] = report["results"]
+    assert result["key"] == key and "ended with the agent" in result["note"]
+    assert ledger_pending(state) == []
+    assert cleanup(capsys, state)["pending"] == 0
+
+
 def test_agent_killed_mid_fault_ends_the_run_with_an_error_and_the_watchdog_resumes(
     tmp_path: Path,
     running_agent: RunningAgent,
     victim: Victim,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    state = running_agent.state_dir
-    running_agent.client.add_process("victim", pid=victim.pid)
-    watchdog_of(running_agent)  # it is up before the agent is killed
-    file = write_experiment(tmp_path / "exp.yaml", victim, samples=3)
-    journal = tmp_path / "journal.json"
-    run = spawn_run(file, state, journal, "--json")
-    try:
-        wait_for(lambda: status(victim.pid) == psutil.STATUS_STOPPED, "the pause", timeout=60)
-        running_agent.process.kill()
-        killed_at = time.time()
-        running_agent.process.wait(10)
-        wait_for(lambda: status(victim.pid) != psutil.STATUS_STOPPED, "the watchdog's resume")
-        code, out, err = finish(run)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-
-    assert code == 5, out + err
-    summary = json.loads(out)
-    assert summary["status"] == "error" and summary["complete"] is True
-    reason = summary["reason"]
-    assert f"the agent (pid {running_agent.process.pid}) died" in reason, reason
-    assert "watchdog" in reason and "ialr chaos cleanup" in reason, reason
-
-    document = json.loads(journal.read_text())
-    assert document["complete"] is True and document["status"] == "error"
-    assert document["exit_code"] == 5
-    assert document["ended_at"] - killed_at < PAUSE_S / 2  # it did not wait for the fault's end
-    [fault] = document["faults"]
-    assert fault["applied"] is True and fault["fault"] == "process.pause"
-    assert fault["revert_confirmed"] is False
-    assert fault["revert_reason"] == "error"
-    assert "died" in fault["error"]
-    assert document["recovery"] is None and document["hypothesis"]["after"] == []
-    failed = [e for e in document["events"] if e["kind"] == "fault-failed"]
+    ended = kill_agent_once(tmp_path, running_agent, victim, ledger_mod.LedgerEvent.APPLIED)
+    fault = assert_clean_error(ended, running_agent)
+    assert fault["applied"] is True and fault["revert_reason"] == "error"
+    assert fault["error"].startswith("revert not confirmed: ")
+    events = ended.journal["events"]
+    [died] = [e for e in events if e["kind"] == "provider-failed"]
+    assert died["phase"] == "method" and "ialr chaos cleanup" in died["data"]["hint"]
+    failed = [e for e in events if e["kind"] == "fault-failed"]
     assert any("died" in e["message"] for e in failed), failed
 
     assert victim.answers()  # the watchdog resumed it: it serves again
-    [pending] = ledger_pending(state)
-    assert pending.intent.key == fault["key"] and pending.applied is not None
-    report = cleanup(capsys, state)
-    assert report["pending"] == 1 and report["reverted"] == 0
-    [result] = report["results"]
-    assert result["key"] == fault["key"] and "ended with the agent" in result["note"]
-    assert ledger_pending(state) == []
-    assert cleanup(capsys, state)["pending"] == 0
+    assert_cleanup_ends_it(capsys, running_agent.state_dir, fault["key"])
+
+
+def test_agent_killed_while_the_fault_is_applied_leaves_it_pending_not_closed(
+    tmp_path: Path,
+    running_agent: RunningAgent,
+    victim: Victim,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Killed the moment the intent is written: the apply may or may not have landed; either
+    way the ledger must not claim that nothing was applied."""
+    ended = kill_agent_once(tmp_path, running_agent, victim, ledger_mod.LedgerEvent.INTENT)
+    fault = assert_clean_error(ended, running_agent)
+    if not fault["applied"]:  # the apply's answer never came
+        assert fault["error"].startswith("apply not confirmed: "), fault
+    assert victim.answers()
+    assert_cleanup_ends_it(capsys, running_agent.state_dir, fault["key"])
 
 
 def test_agent_killed_before_any_fault_ends_the_run_with_an_error_and_nothing_pending(

@@ -150,11 +150,14 @@ class FaultOutcome:
     revert_reason: RevertReason | None
     reverted_mono: float | None
     error: str | None = None
+    apply_unconfirmed: bool = False
+    """The apply raised without proving that nothing was applied (its answer never came)."""
 
     @property
     def revert_confirmed(self) -> bool | None:
-        """True when the provider confirmed the revert; False when it could not (the ledger
-        keeps the fault pending for ``ialr chaos cleanup``); None when nothing was applied."""
+        """True when the provider confirmed the revert; False when it could not, or when an
+        apply's fate is unknown (the ledger keeps the fault pending for ``ialr chaos cleanup``);
+        None when nothing was applied."""
         if self.applied is None:
-            return None
+            return False if self.apply_unconfirmed else None
         return self.revert_reason is not None and self.error is None

@@ -2,8 +2,10 @@
 
 The engine only talks to this protocol; the local provider (the agent) lives in
 ``engine/providers/local.py``. A provider raises :class:`~ial_resilience.errors.ProviderError`
-(or a subclass) when it cannot do what was asked, and never leaves a half-applied fault: an
-``apply`` that raises has applied nothing.
+(or a subclass) when it cannot do what was asked, and never leaves a half-applied fault. An
+``apply`` that raises :class:`~ial_resilience.errors.FaultRejected` or ``InputError`` has applied
+nothing; after any other error (the answer was lost, the provider died) the engine cannot tell,
+and keeps the fault pending in the ledger for ``ialr chaos cleanup``.
 """
 
 from __future__ import annotations

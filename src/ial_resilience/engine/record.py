@@ -99,17 +99,17 @@ def decide_status(record: RunRecord) -> tuple[RunStatus, str]:
 
 
 def _left_behind(record: RunRecord) -> str:
-    """After a provider error: which faults the provider could not confirm reverted."""
-    applied = [o for o in record.outcomes.values() if o.applied is not None]
-    if not applied:
-        return "no fault was applied"
-    unconfirmed = [o for o in applied if o.revert_confirmed is False]
-    if not unconfirmed:
+    """After a provider error: which faults the provider could not confirm ended."""
+    unconfirmed = [o for o in record.outcomes.values() if o.revert_confirmed is False]
+    if unconfirmed:
+        names = ", ".join(f"{o.planned.fault} on {o.planned.target}" for o in unconfirmed)
+    elif any(o.applied is not None for o in record.outcomes.values()):
         return "every applied fault was reverted"
-    names = ", ".join(f"{o.planned.fault} on {o.planned.target}" for o in unconfirmed)
+    else:
+        return "no fault was applied"
     them = "it" if len(unconfirmed) == 1 else "them"
     return (
-        f"the provider could not confirm the revert of {names}, so the ledger keeps {them}"
+        f"the provider could not confirm that {names} ended, so the ledger keeps {them}"
         f" pending: run `ialr chaos cleanup` (it reverts what is still applied, or marks {them}"
         " ended when the agent is gone)"
     )

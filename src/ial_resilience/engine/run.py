@@ -57,7 +57,7 @@ from ial_resilience.engine.sampling import (
     sample_rounds,
     watch_recovery,
 )
-from ial_resilience.errors import IalrError, ProviderError
+from ial_resilience.errors import FaultRejected, IalrError, InputError, ProviderError
 from ial_resilience.probes.base import Probe
 
 __all__ = ["Event", "Observer", "ProbeFactory", "Run", "RunOptions", "RunRecord", "RunResult"]
@@ -330,9 +330,14 @@ class Run:
                 self.provider.apply(planned), applied_wall=started_wall, applied_mono=started_mono
             )
         except IalrError as error:
-            ledger.write(LedgerEvent.REVERTED, planned.key, note="apply failed; nothing applied")
+            refused = nothing_applied(error)
+            if refused:
+                ledger.write(
+                    LedgerEvent.REVERTED, planned.key, note="apply failed; nothing applied"
+                )
+            message = error.message if refused else f"apply not confirmed: {error.message}"
             record.outcomes[planned.index] = FaultOutcome(
-                planned, None, None, None, None, error.message
+                planned, None, None, None, None, message, apply_unconfirmed=not refused
             )
             raise
         ledger.write(
@@ -408,6 +413,13 @@ class Run:
         ttr = record.recovery.time_to_recover
         message = f"recovered in {ttr:.2f}s" if ttr is not None else "not recovered in time"
         self.emit(Phase.RECOVERY, EventKind.PHASE_END, message, time_to_recover=ttr)
+
+
+def nothing_applied(error: IalrError) -> bool:
+    """An apply refused (FaultRejected, InputError) applied nothing; after any other error its
+    fate is unknown (the provider may have applied it and died, or its answer was lost), so the
+    fault stays pending in the ledger."""
+    return isinstance(error, (FaultRejected, InputError))
 
 
 @contextlib.contextmanager
