@@ -274,6 +274,7 @@ def test_agent_killed_before_any_fault_ends_the_run_with_an_error_and_nothing_pe
     assert code == 5, out + err
     assert f"the agent (pid {running_agent.process.pid}) died" in out, out
     assert "no fault was applied" in out, out
+    assert "Hint: start the agent again" in out and "`ialr chaos cleanup`" in out, out
     assert "Traceback" not in out + err
     document = json.loads(journal.read_text())
     assert document["complete"] is True and document["status"] == "error"

@@ -22,7 +22,7 @@ from ial_resilience.agent.state import resolve_state_dir
 from ial_resilience.engine import journal as journal_mod
 from ial_resilience.engine import safety
 from ial_resilience.engine.cleanup import cleanup_all
-from ial_resilience.engine.model import Event
+from ial_resilience.engine.model import Event, EventKind
 from ial_resilience.engine.plan import new_run_id
 from ial_resilience.engine.providers.local import LocalProvider
 from ial_resilience.engine.run import Run, RunOptions, RunResult
@@ -185,6 +185,8 @@ def register(app: typer.Typer) -> None:
             )
         else:
             render_result(console, result.journal, path)
+            for hint in provider_hints(result.journal):
+                console.print(f"Hint: {hint}", markup=False)
         raise typer.Exit(int(result.status.exit_code))
 
     @app.command("cleanup")
@@ -223,6 +225,16 @@ def register(app: typer.Typer) -> None:
             console.print(f"{item['key']} {item['fault']}: {what}", markup=False)
         if report["pending"] == 0:
             console.print("nothing to clean up")
+
+
+def provider_hints(journal: dict[str, Any]) -> list[str]:
+    """What to do after the provider failed (e.g. the agent died), from the journal's events."""
+    hints = (
+        str(event.get("data", {}).get("hint") or "")
+        for event in journal.get("events", [])
+        if event.get("kind") == EventKind.PROVIDER_FAILED.value
+    )
+    return list(dict.fromkeys(h for h in hints if h))
 
 
 def plan_json(result: RunResult) -> dict[str, Any]:
