@@ -1,7 +1,9 @@
 # ruff: noqa: F811  (pytest fixtures imported by name are redefined as parameters)
 """A running ``ialr chaos run`` whose agent is killed (``kill -9``): the run ends at once with
 status ``error`` (exit 5), a complete journal, the fault left pending in the ledger for
-``ialr chaos cleanup``, and the paused process running again (the agent's watchdog).
+``ialr chaos cleanup``, and the paused process running again (the agent's watchdog). Killed
+mid-fault, mid-apply (the apply's answer never comes: the fault stays pending, never closed as
+"nothing applied") and before any fault (nothing pending).
 
 Everything is real: the agent process, its watchdog, the CLI in a subprocess, and the victim, a
 small HTTP server the agent adopts by pid and pauses.
