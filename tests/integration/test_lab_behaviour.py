@@ -77,6 +77,16 @@ def order(lab: RunningLab) -> httpx.Response:  # noqa: F811
     return httpx.post(f"{lab.exports['lb']}/orders", json={"item": "w", "amount": 2}, timeout=10)
 
 
+def _accepts(dsn: str) -> bool:
+    try:
+        psycopg.connect(dsn, connect_timeout=2).close()
+    except psycopg.OperationalError as error:
+        if "starting up" in str(error):
+            return False
+        raise
+    return True
+
+
 def test_orders_flow_through_the_lb_to_postgres_and_both_replicas(lab: RunningLab) -> None:  # noqa: F811
     created = order(lab)
     assert created.status_code == 201, created.text
@@ -90,6 +100,8 @@ def test_orders_flow_through_the_lb_to_postgres_and_both_replicas(lab: RunningLa
             "SELECT status FROM orders WHERE id = %s", (created.json()["id"],)
         ).fetchone()
     assert row == ("paid",)
+    # the replica's health check is TCP: it may still be reaching a consistent state
+    wait_for(lambda: _accepts(lab.exports["db_replica_dsn"]), 30, "the replica to accept")
     with psycopg.connect(lab.exports["db_replica_dsn"]) as conn:  # streaming replica follows
         wait_for(
             lambda: conn.execute("SELECT count(*) FROM orders WHERE id = %s",
