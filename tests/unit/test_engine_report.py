@@ -66,3 +66,21 @@ def test_result_summary_names_status_checks_and_journal() -> None:
     text = out.getvalue()
     assert "DEVIATED Orders" in text and "p95_ms" in text and "420" in text
     assert "journal: journals/x.json" in text and "time to recover: 0.25 s" in text
+
+
+def test_result_summary_says_when_a_revert_was_not_confirmed() -> None:
+    out = io.StringIO()
+    faults = [
+        {"fault": "process.pause", "target": "api", "applied": True, "landed": True,
+         "mechanism": "signal", "revert_reason": "provider-failed", "revert_confirmed": False,
+         "evidence": {}},
+        {"fault": "network.latency", "target": "db", "applied": True, "landed": True,
+         "mechanism": "proxy", "revert_reason": "duration-ended", "revert_confirmed": True,
+         "evidence": {}},
+    ]  # fmt: skip
+    document = {"status": "error", "experiment": {"title": "Orders"}, "reason": "agent died",
+                "faults": faults, "hypothesis": {}}  # fmt: skip
+    render_result(Console(file=out, width=200), document, None)
+    text = out.getvalue()
+    assert "provider-failed (not confirmed)" in text
+    assert "duration-ended (not confirmed)" not in text and "duration-ended" in text

@@ -93,7 +93,7 @@ def render_result(console: Console, document: Mapping[str, Any], journal: str | 
             fault["fault"],
             fault["target"],
             str(fault.get("mechanism") or "-"),
-            str(fault.get("revert_reason") or "-"),
+            _reverted(fault),
         )
     console.print(faults)
     for fault in document.get("faults", []):
@@ -119,3 +119,11 @@ def render_result(console: Console, document: Mapping[str, Any], journal: str | 
         console.print(f"time to recover: {document['time_to_recover_s']:.2f} s")
     if journal:
         console.print(f"journal: {journal}", markup=False, highlight=False)
+
+
+def _reverted(fault: dict[str, Any]) -> str:
+    """How the fault ended; a revert nobody could confirm (the agent died) says so."""
+    reason = str(fault.get("revert_reason") or "-")
+    if fault.get("revert_confirmed") is False:
+        return f"{reason} (not confirmed)"
+    return reason
