@@ -252,3 +252,17 @@ def test_failover_promotes_the_replica_and_writes_follow_the_endpoint(
         row = conn.execute("SELECT status FROM orders WHERE id = %s", (created["id"],)).fetchone()
     assert row == ("paid",)
     assert lab.variables()["links.api->db"] == db_endpoint  # same address for the replicas
+
+
+def test_the_library_validates_against_the_running_lab(
+    lab: RunningLab,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ial_resilience.cli.main import main
+    from ial_resilience.gameday.runner import library_dir
+
+    suites = [str(library_dir() / name) for name in ("suite.yaml", "quick-suite.yaml")]
+    code = main(["chaos", "validate", "--lab", "--state-dir", str(lab.state_dir), *suites])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.count("OK ") == 2 and "unknown variable" not in out

@@ -104,3 +104,12 @@ def test_schema_prints_a_valid_json_schema(kind: str) -> None:
 def test_schema_rejects_an_unknown_kind(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["chaos", "schema", "--kind", "nope"]) == 3
     assert "nope" in capsys.readouterr().err
+
+
+def test_validate_with_lab_but_no_lab_running_says_how_to_start_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["chaos", "validate", "--lab", "--state-dir", str(tmp_path), "x.yaml"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert f"no lab is running (no lab.json in {tmp_path})" in err and "ialr lab up" in err

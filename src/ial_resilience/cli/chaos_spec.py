@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ial_resilience.errors import ExitCode, SpecError
+from ial_resilience.errors import ExitCode, InputError, SpecError
 from ial_resilience.spec import (
     experiment_json_schema,
     load_system,
@@ -38,6 +39,25 @@ def _system(
         return None, FileReport(str(path), FileKind.SYSTEM, tuple(error.problems))
 
 
+def _lab_variables(state_dir: Path | None) -> dict[str, str]:
+    """What the game day gives the library's experiments, from the running lab."""
+    from ial_resilience.agent.state import resolve_state_dir
+    from ial_resilience.gameday.runner import PLACEHOLDER
+    from ial_resilience.gameday.traffic import replica_variables
+    from ial_resilience.lab.model import read_lab_info
+
+    state = resolve_state_dir(state_dir)
+    info = read_lab_info(state)
+    if info is None:
+        raise InputError(
+            f"no lab is running (no lab.json in {state})",
+            hint="start it with `ialr lab up` (or pass the --state-dir it uses); the "
+            "experiments in chaos/ use its addresses",
+        )
+    replicas = replica_variables(info.exports.get("control"))
+    return {**info.variables(), "python": sys.executable, **replicas, "loadgen": PLACEHOLDER}
+
+
 def _print(reports: list[FileReport], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps([report.to_json() for report in reports], indent=2))
@@ -58,12 +78,25 @@ def validate(
         Path | None, typer.Option("--system", help="system file: its vars and links")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON list of reports")] = False,
+    lab: Annotated[
+        bool,
+        typer.Option(
+            "--lab",
+            help="use the running lab's variables (${lb}, ${links.NAME}, ${replica.api-N}; "
+            "${loadgen} as the game day fills it), as the experiments in chaos/ need",
+        ),
+    ] = False,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option("--state-dir", help="with --lab: the lab's state dir (default as `lab up`)"),
+    ] = None,
 ) -> None:
     """Check files and print every problem as file:line:col: key: found X; expected Y.
 
-    Exit 0 when every file is valid, 3 when any problem was found.
+    Exit 0 when every file is valid, 3 when any problem was found. The library in chaos/
+    uses the lab's addresses: run `ialr lab up`, then `ialr chaos validate --lab FILE…`.
     """
-    variables = parse_assignments(var or [])
+    variables = {**(_lab_variables(state_dir) if lab else {}), **parse_assignments(var or [])}
     loaded, system_report = _system(system, variables)
     reports = [system_report] if system_report else []
     reports += [validate_file(file, variables, loaded) for file in files]
