@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ial_resilience.agent._http_frame import (
-    MAX_HEAD,
     NO_REQUEST,
     RequestFramer,
     Unframed,
@@ -18,6 +17,7 @@ from ial_resilience.agent._http_frame import (
     request_line,
 )
 from ial_resilience.faults.toxics._stage import Chunk, HttpRequestHead
+from ial_resilience.faults.toxics.http_body import MAX_HEAD
 
 GET = b"GET /orders/1 HTTP/1.1\r\nHost: x\r\n\r\n"
 POST = b"POST /pay HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"

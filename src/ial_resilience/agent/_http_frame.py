@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from ial_resilience.faults.toxics._stage import Chunk, HttpRequestHead
 from ial_resilience.faults.toxics.http_body import (
     HEAD_END,
+    MAX_HEAD,
     TCHAR,
     TOKEN,
     BodyFramingError,
@@ -41,7 +42,6 @@ from ial_resilience.faults.toxics.http_body import (
     length_body,
 )
 
-MAX_HEAD = 64 * 1024
 NO_REQUEST = -1  # request id of bytes that belong to no framed request
 _MAX_METHOD = 32
 _REQUEST_LINE = re.compile(b"(" + TOKEN + rb") ([^ \t\r\n]+) HTTP/1\.[0-9]")

@@ -23,6 +23,7 @@ MAX_TRAILERS = 64 * 1024  # the whole trailer section
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 HEAD_END = re.compile(rb"\n\r?\n")  # the empty line that ends a head (CRLF or bare LF)
+MAX_HEAD = 64 * 1024  # a request or response head longer than this is not HTTP we frame
 TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _FIELD_SECTION = re.compile(rb"(?:" + TOKEN + rb":[^\r\n]*\r?\n)*\r?\n")
 _FRAMING_FIELD = re.compile(

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from ial_resilience.faults.toxics.http_body import (
     HEAD_END,
+    MAX_HEAD,
     BodyFramingError,
     BodyWalker,
     ChunkedBody,
@@ -26,7 +27,6 @@ from ial_resilience.faults.toxics.http_body import (
     length_body,
 )
 
-MAX_HEAD = 64 * 1024
 _STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: .*)?")
 _PREFIX = b"HTTP/1."
 _NO_BODY = (204, 304)
