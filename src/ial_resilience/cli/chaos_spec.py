@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -42,8 +41,7 @@ def _system(
 def _lab_variables(state_dir: Path | None) -> dict[str, str]:
     """What the game day gives the library's experiments, from the running lab."""
     from ial_resilience.agent.state import resolve_state_dir
-    from ial_resilience.gameday.runner import PLACEHOLDER
-    from ial_resilience.gameday.traffic import replica_variables
+    from ial_resilience.gameday.runner import checking_variables, day_variables
     from ial_resilience.lab.model import read_lab_info
 
     state = resolve_state_dir(state_dir)
@@ -54,8 +52,8 @@ def _lab_variables(state_dir: Path | None) -> dict[str, str]:
             hint="start it with `ialr lab up` (or pass the --state-dir it uses); the "
             "experiments in chaos/ use its addresses",
         )
-    replicas = replica_variables(info.exports.get("control"))
-    return {**info.variables(), "python": sys.executable, **replicas, "loadgen": PLACEHOLDER}
+    variables = day_variables(info.variables(), {})
+    return checking_variables(variables, variables.get("control"))
 
 
 def _print(reports: list[FileReport], as_json: bool) -> None:

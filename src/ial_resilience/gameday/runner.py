@@ -125,15 +125,14 @@ class Gameday:
         started = time.time()
         with lab_session(options) as lab:
             lab_ready_s = time.time() - started
-            variables = {**lab.variables, "python": sys.executable, **options.variables}
+            variables = day_variables(lab.variables, options.variables)
             if "lb" not in variables:
                 raise InputError(
                     "the system exports no `lb` (the URL users reach); the load generator "
                     "needs one",
                     hint="export lb in the system file, or pass --var lb=http://HOST:PORT",
                 )
-            checking = {**variables, **replica_variables(lab.control), "loadgen": PLACEHOLDER}
-            suite = load_suite(options.suite, checking)
+            suite = load_suite(options.suite, checking_variables(variables, lab.control))
             self._preflight(suite, lab.state_dir)
             loadgen = LoadgenProcess(
                 variables["lb"], options.rate, options.output / "telemetry.db", options.output
@@ -273,6 +272,18 @@ def _outcome(run: _Run, everything: Sequence[Any]) -> ExperimentOutcome:
     ended = float(run.journal.get("ended_at") or started)
     requests = [r for r in everything if started <= r.ts < ended]
     return build_outcome(run.index, run.journal, str(run.path), requests, run.extra)
+
+
+def day_variables(lab: Mapping[str, str], given: Mapping[str, str]) -> dict[str, str]:
+    """The variables every experiment of the day gets: the lab's, ``${python}``, the user's."""
+    return {**lab, "python": sys.executable, **given}
+
+
+def checking_variables(variables: Mapping[str, str], control: str | None) -> dict[str, str]:
+    """What the library's files are checked with before any traffic: ``variables``, each
+    replica's address (``${replica.api-N}``) and a placeholder for ``${loadgen}``, whose address
+    is known only once the load generator runs. ``ialr chaos validate --lab`` uses it too."""
+    return {**variables, **replica_variables(control), "loadgen": PLACEHOLDER}
 
 
 # -- alerts -----------------------------------------------------------------------------------
