@@ -22,6 +22,7 @@ import pytest
 
 from ial_resilience.agent.client import AgentClient
 from tests.agent_fixtures import RunningAgent, start_agent
+from tests.lab_fixtures import wait_for as lab_wait_for
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 STUBBORN = [
@@ -33,14 +34,8 @@ DEADLINE_S = 15.0
 
 
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = DEADLINE_S) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
+    """``tests.lab_fixtures.wait_for`` polling every 5 ms (resume latency is printed)."""
+    return lab_wait_for(predicate, timeout, what, every=0.005)
 
 
 def status(pid: int) -> str:
@@ -73,6 +68,18 @@ def pause(client: AgentClient, name: str) -> None:
         [{"id": f"pause-{name}", "kind": "pause", "target": {"process": name},
           "duration_ms": 120_000}]
     )  # fmt: skip
+
+
+def kill_agent_and_watchdog(agent: RunningAgent) -> int:
+    """SIGKILL the watchdog, then the agent (stopped first so it starts no new watchdog):
+    nobody is left to repair what it held. The dead agent's pid."""
+    watchdog = watchdog_of(agent)
+    agent.process.send_signal(signal.SIGSTOP)
+    watchdog.kill()
+    wait_for(lambda: gone(watchdog.pid), "the watchdog to die")
+    agent.process.kill()
+    agent.process.wait(10)
+    return agent.process.pid
 
 
 def held_files(state_dir: Path) -> list[str]:
@@ -198,13 +205,7 @@ def test_the_next_agent_repairs_what_a_dead_agent_and_watchdog_left(
         agent.client.add_process("victim", pid=victim.pid)
         worker = agent.client.add_process("worker", argv=SLEEPER)["pid"]
         pause(agent.client, "victim")
-        watchdog = watchdog_of(agent)
-        agent.process.send_signal(signal.SIGSTOP)  # so it cannot start a new watchdog
-        watchdog.kill()
-        wait_for(lambda: gone(watchdog.pid), "the watchdog to die")
-        agent.process.kill()
-        agent.process.wait(10)
-        dead_pid = agent.process.pid
+        dead_pid = kill_agent_and_watchdog(agent)
     # nobody is left to repair: the victim stays stopped, the worker runs on
     assert status(victim.pid) == psutil.STATUS_STOPPED and not gone(worker)
     assert held_files(state) == [f"agent-{dead_pid}.json"]

@@ -15,7 +15,7 @@ import pytest
 from ial_resilience.cli.main import main
 from ial_resilience.engine.ledger import Ledger, LedgerEvent
 from tests.agent_fixtures import RunningAgent, start_agent
-from tests.integration.test_agent_crash import SLEEPER, gone, pause, status, wait_for, watchdog_of
+from tests.integration.test_agent_crash import SLEEPER, kill_agent_and_watchdog, pause, status
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -53,13 +53,7 @@ def test_cleanup_with_a_dead_agent_repairs_and_marks_its_faults_ended(
     with start_agent(state) as agent:
         agent.client.add_process("victim", pid=victim.pid)
         pending_pause(agent)
-        watchdog = watchdog_of(agent)
-        agent.process.send_signal(signal.SIGSTOP)  # it cannot start a new watchdog
-        watchdog.kill()
-        wait_for(lambda: gone(watchdog.pid), "the watchdog to die")
-        agent.process.kill()
-        agent.process.wait(10)
-        dead_pid = agent.process.pid
+        dead_pid = kill_agent_and_watchdog(agent)
     assert status(victim.pid) == psutil.STATUS_STOPPED
 
     code, out, err = cli(capsys, "chaos", "cleanup", "--json", "--state-dir", str(state))
@@ -111,13 +105,7 @@ def test_cleanup_text_says_what_it_repaired_and_why_the_fault_ended(
     with start_agent(state) as agent:
         agent.client.add_process("victim", pid=victim.pid)
         pending_pause(agent)
-        watchdog = watchdog_of(agent)
-        agent.process.send_signal(signal.SIGSTOP)
-        watchdog.kill()
-        wait_for(lambda: gone(watchdog.pid), "the watchdog to die")
-        agent.process.kill()
-        agent.process.wait(10)
-        dead_pid = agent.process.pid
+        dead_pid = kill_agent_and_watchdog(agent)
 
     code, out, err = cli(capsys, "chaos", "cleanup", "--state-dir", str(state))
     assert code == 0, err
