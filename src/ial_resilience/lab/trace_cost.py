@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import secrets
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -25,22 +23,16 @@ from typing import Any
 import httpx
 
 from ial_resilience.lab.runtime import Lab
+from ial_resilience.probes.stats import latency_statistics
 
 
-def _percentile(values: list[float], quantile: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, math.ceil(quantile / 100 * len(ordered)) - 1))
-    return ordered[rank]
+def _summary(values: list[float]) -> dict[str, float | None]:
+    stats = latency_statistics(values)
+    return {"n": len(values), **{k: stats[k] for k in ("p50_ms", "p95_ms", "p99_ms", "mean_ms")}}
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "p50_ms": _percentile(values, 50),
-        "p95_ms": _percentile(values, 95),
-        "p99_ms": _percentile(values, 99),
-        "mean_ms": statistics.fmean(values),
-    }
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
 
 
 def measure(url: str, requests: int, method: str = "GET") -> dict[str, Any]:
@@ -61,8 +53,8 @@ def measure(url: str, requests: int, method: str = "GET") -> dict[str, Any]:
         "method": method,
         "sampled": sampled,
         "unsampled": unsampled,
-        "p50_ratio": sampled["p50_ms"] / unsampled["p50_ms"],
-        "p95_ratio": sampled["p95_ms"] / unsampled["p95_ms"],
+        "p50_ratio": _ratio(sampled["p50_ms"], unsampled["p50_ms"]),
+        "p95_ratio": _ratio(sampled["p95_ms"], unsampled["p95_ms"]),
     }
 
 
