@@ -35,6 +35,7 @@ from typing import Any
 import psutil
 
 from ial_resilience.agent.errors import Conflict, NotFound
+from ial_resilience.agent.repair import process_running
 from ial_resilience.agent.state import HeldKind, HeldProcess
 from ial_resilience.errors import FaultRejected, InputError
 
@@ -204,12 +205,7 @@ class ProcessTable:
     def is_alive(self, process: ManagedProcess) -> bool:
         if process.popen is not None:
             return process.popen.poll() is None
-        try:
-            info = psutil.Process(process.pid)
-            same = not process.create_time or abs(info.create_time() - process.create_time) < 0.01
-            return same and info.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            return False
+        return process_running(process.pid, process.create_time)  # the same process, not a reuse
 
     def snapshot(self, process: ManagedProcess) -> dict[str, Any]:
         return {
