@@ -35,7 +35,6 @@ from ial_resilience.backup.verify import verify
 from ial_resilience.postgres import PostgresInstance, prepare_dir, run_pg_tool
 from ial_resilience.units import format_size
 
-ROOT = Path(__file__).parent
 MARK_START, MARK_END = "<!-- bench_backup:start -->", "<!-- bench_backup:end -->"
 SCALE = int(os.environ.get("BENCH_BACKUP_SCALE", "70"))
 SMALL_SCALE = int(os.environ.get("BENCH_BACKUP_SMALL_SCALE", "7"))
@@ -213,10 +212,6 @@ def render(bench: dict[str, object], drills: list[DrillResult], when: str, took:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    sections.write_section(section, MARK_START, MARK_END)
-
-
 def main() -> int:
     started = time.monotonic()
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -230,7 +225,9 @@ def main() -> int:
     print(json.dumps(bench), flush=True)
     drills = measure_rto()
     print(json.dumps([d.model_dump(mode="json") for d in drills]), flush=True)
-    write_section(render(bench, drills, when, time.monotonic() - started))
+    sections.write_section(
+        render(bench, drills, when, time.monotonic() - started), MARK_START, MARK_END
+    )
     ok = float(bench["backup_ratio"]) >= 0.8 and float(bench["verify_ratio"]) <= 2  # type: ignore[arg-type]
     return 0 if ok and all(d.status.value == "passed" for d in drills) else 1
 

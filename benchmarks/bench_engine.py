@@ -36,7 +36,6 @@ from ial_resilience.engine.providers.local import LocalProvider
 from ial_resilience.engine.run import Run, RunOptions
 from ial_resilience.spec.models import Experiment
 
-ROOT = Path(__file__).resolve().parent
 MARK_START, MARK_END = "<!-- bench_engine:start -->", "<!-- bench_engine:end -->"
 
 
@@ -253,16 +252,12 @@ def _ten_minutes(long: dict[str, Any]) -> str:
     )
 
 
-def write_section(section: str) -> None:
-    sections.write_section(section, MARK_START, MARK_END)
-
-
 def main() -> int:
     aborts = bench_aborts(int(os.environ.get("BENCH_ENGINE_ABORTS", "30")))
     print(json.dumps(aborts), flush=True)
     long = bench_rss(int(os.environ.get("BENCH_ENGINE_RSS_S", "120")))
     print(json.dumps({k: v for k, v in long.items() if k != "rss_series"}), flush=True)
-    write_section(render(aborts, long))
+    sections.write_section(render(aborts, long), MARK_START, MARK_END)
     ok = aborts["p99_ms"] <= 100 + aborts["probe_interval_ms"] and aborts["faults_left_active"] == 0
     return 0 if ok else 1
 

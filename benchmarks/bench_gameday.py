@@ -211,10 +211,6 @@ it at once; it was not timed in a browser (no Chromium on this machine).
 {MARK_END}"""
 
 
-def write_section(section: str) -> None:
-    sections.write_section(section, MARK_START, MARK_END)
-
-
 def main() -> int:
     seconds = float(os.environ.get("BENCH_GAMEDAY_S", "20"))
     with tempfile.TemporaryDirectory(prefix="ialr-bench-gameday-") as tmp:
@@ -227,7 +223,7 @@ def main() -> int:
         full = full_gameday(base)
         if full is not None:
             print(json.dumps(full), flush=True)
-    write_section(render(runs, report, full))
+    sections.write_section(render(runs, report, full), MARK_START, MARK_END)
     fast = runs[1]
     ok = fast["rate_offered"] >= 0.99 * 500 and report["html_bytes"] < 2_000_000
     return 0 if ok and (fast["skew_ms"]["p99"] or 0) <= 5.0 else 1

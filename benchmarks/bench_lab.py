@@ -27,7 +27,6 @@ import psutil
 from benchmarks import _sections as sections
 from ial_resilience.postgres import PostgresInstance
 
-ROOT = Path(__file__).resolve().parent
 MARK_START, MARK_END = "<!-- bench_lab:start -->", "<!-- bench_lab:end -->"
 UP_BUDGET_S, DOWN_BUDGET_S = 10.0, 3.0
 
@@ -139,14 +138,10 @@ at once (PostgreSQL with SIGINT, fast shutdown), then the agent.
 {MARK_END}"""
 
 
-def write_section(section: str) -> None:
-    sections.write_section(section, MARK_START, MARK_END)
-
-
 def main() -> int:
     result = bench(int(os.environ.get("BENCH_LAB_CYCLES", "5")))
     print(json.dumps(result), flush=True)
-    write_section(render(result))
+    sections.write_section(render(result), MARK_START, MARK_END)
     ok = (
         result["up_cli"]["median"] <= UP_BUDGET_S
         and result["down_runtime"]["median"] <= DOWN_BUDGET_S

@@ -321,10 +321,6 @@ def render(rows: list[Row], seconds: float, load: float) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    sections.write_section(section, MARK_START, MARK_END)
-
-
 def main() -> int:
     started = time.monotonic()
     load = os.getloadavg()[0]
@@ -338,7 +334,7 @@ def main() -> int:
                 rows.append(row)
     section = render(rows, time.monotonic() - started, load)
     print(section)
-    write_section(section)
+    sections.write_section(section, MARK_START, MARK_END)
     return 0 if all(r.passed is not False for r in rows) else 1
 
 

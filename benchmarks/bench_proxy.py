@@ -608,10 +608,6 @@ def render(rows: list[Row], socat_note: str, seconds: float, load: float) -> str
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    sections.write_section(section, MARK_START, MARK_END)
-
-
 def main() -> int:
     _raise_nofile()
     started = time.monotonic()
@@ -624,7 +620,7 @@ def main() -> int:
     seconds = time.monotonic() - started
     section = render(rows, note, seconds, load)
     print(section)
-    write_section(section)
+    sections.write_section(section, MARK_START, MARK_END)
     failed = [row.measure for row in rows if row.passed is False]
     print(f"bench_proxy: {len(rows) - len(failed)}/{len(rows)} targets met in {seconds:.0f} s")
     return 1 if failed else 0
