@@ -67,6 +67,29 @@ def test_backup_is_invisible_until_committed_then_round_trips(
     assert all(obj["Key"].startswith("team/db/") for obj in stored)
 
 
+def test_list_hides_uncommitted_backups_under_every_prefix_listing_once_when_it_can(
+    repo: S3Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _file(tmp_path, "base.tar", 1024)
+    for key in ("backups/b1/base.tar", "backups/b1/sub/x", "backups/b2/base.tar", "wal/7301/s1"):
+        repo.put(key, data)
+    repo.commit("b1", _manifest("b1", data))
+    listings: list[str] = []
+    keys = repo._keys
+    monkeypatch.setattr(repo, "_keys", lambda prefix: listings.append(prefix) or keys(prefix))
+    b1 = ["backups/b1/base.tar", "backups/b1/manifest.json", "backups/b1/sub/x"]
+    # prefix: (keys listed, listings made); a second listing only when the prefix cuts into
+    # a backup's directory, so that its manifest may be outside what was listed
+    expected = {
+        "": ([*b1, "wal/7301/s1"], 1), "backups/": (b1, 1), "backups/b1/": (b1, 1),
+        "backups/b2/": ([], 1), "wal/": (["wal/7301/s1"], 1),
+        "backups/b1/sub/": (["backups/b1/sub/x"], 2), "backups/b2/b": ([], 2),
+    }  # fmt: skip
+    for prefix, (listed, calls) in expected.items():
+        listings.clear()
+        assert (repo.list(prefix), len(listings)) == (listed, calls), prefix
+
+
 def test_wal_is_listed_at_once_and_abort_removes_an_uncommitted_backup(
     repo: S3Repository, tmp_path: Path
 ) -> None:

@@ -78,9 +78,15 @@ class S3Repository:
             ) from error
 
     def list(self, prefix: str) -> builtins.list[str]:
-        """Committed keys starting with ``prefix`` (backups without a manifest are hidden)."""
+        """Committed keys starting with ``prefix`` (backups without a manifest are hidden).
+
+        One listing when ``prefix`` covers whole backup directories (``""``, ``backups/``,
+        ``backups/ID/``, ``wal/…``): their manifests are then among the keys listed."""
         keys = self._keys(prefix)
-        committed = {_backup_id(k) for k in self._keys(f"{BACKUPS}/") if _is_manifest(k)}
+        ids = {backup_id for k in keys if (backup_id := _backup_id(k)) is not None}
+        whole = all(f"{BACKUPS}/{backup_id}/".startswith(prefix) for backup_id in ids)
+        listed = keys if whole else self._keys(f"{BACKUPS}/")
+        committed = {_backup_id(k) for k in listed if _is_manifest(k)}
         return sorted(k for k in keys if _backup_id(k) is None or _backup_id(k) in committed)
 
     def delete(self, key: str) -> None:
