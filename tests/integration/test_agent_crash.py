@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,36 +83,6 @@ def kill_agent_and_watchdog(agent: RunningAgent) -> int:
 
 def held_files(state_dir: Path) -> list[str]:
     return sorted(p.name for p in (state_dir / "held").glob("agent-*.json"))
-
-
-@contextmanager
-def start_successor(state_dir: Path) -> Iterator[RunningAgent]:
-    """Start an agent where a dead one left a stale ``agent.json``; ready once the file names
-    the new pid (``start_agent`` would take the stale file for the new agent)."""
-    stderr_path = state_dir.parent / "successor.stderr"
-    with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ial_resilience.agent.daemon", "--state-dir", str(state_dir),
-             "--port", "0"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-        )  # fmt: skip
-    try:
-
-        def ready() -> bool:
-            assert process.poll() is None, stderr_path.read_text()
-            try:
-                return bool(
-                    json.loads((state_dir / "agent.json").read_text())["pid"] == process.pid
-                )
-            except (OSError, ValueError):
-                return False
-
-        wait_for(ready, "the successor agent to start", timeout=60)
-        with AgentClient.from_state_dir(state_dir, timeout=10.0) as client:
-            yield RunningAgent(client, state_dir, process, stderr_path)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
 
 
 @pytest.fixture
@@ -211,7 +180,7 @@ def test_the_next_agent_repairs_what_a_dead_agent_and_watchdog_left(
     assert held_files(state) == [f"agent-{dead_pid}.json"]
 
     assert json.loads((state / "agent.json").read_text())["pid"] == dead_pid  # stale
-    with start_successor(state) as successor:
+    with start_agent(state) as successor:  # it takes over the stale agent.json
         assert status(victim.pid) != psutil.STATUS_STOPPED
         wait_for(lambda: gone(worker), "the dead agent's worker to stop")
         log = (state / "agent.log").read_text()
