@@ -180,7 +180,8 @@ def render(bench: dict[str, object], drills: list[DrillResult], when: str, took:
         "`hash_record_extended` it replaces, which older manifests still verify with). With the "
         "SHA-256 of base.tar taken as it is written, the extra work is about 3 CPU-s per GiB "
         "(snapshot 1.6, SHA-256 1.2) beside the copy's 3.5 (pg_basebackup and its walsender), "
-        "measured per process, so the ratio depends on how "
+        "per-process CPU measured once on 2026-11-26, not by this benchmark; so the ratio "
+        "depends on how "
         f"busy the two cores are: load average {bench['load_before']:.1f} before this run, "
         f"{bench['load_after']:.1f} after the backup rows (their own load included). "
         "Run-to-run spread on this shared machine is large (see the individual times).",
