@@ -16,9 +16,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from tests.agent_fixtures import start_agent
 
 from benchmarks import _sections as sections
 from ial_resilience.agent.client import AgentClient
@@ -66,23 +65,9 @@ def http_server() -> Iterator[int]:
 
 @contextmanager
 def agent(base: Path) -> Iterator[Path]:
-    state = base / "state"
-    state.mkdir(mode=0o700)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ial_resilience.agent.daemon", "--state-dir", str(state),
-         "--port", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while not (state / "agent.json").exists():
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the agent did not start")
-            time.sleep(0.05)
-        yield state
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(10)
+    """A real agent on ``base/state`` (the tests' fixture); yields its state dir."""
+    with start_agent(base / "state") as running:
+        yield running.state_dir
 
 
 def _link(state: Path, name: str, upstream_port: int) -> int:
