@@ -11,44 +11,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
-import psutil
 import psycopg
 import pytest
 
 from ial_resilience.backup.drills import RPO_TARGET_S, DrillStatus, Scenario, latest_results
 from ial_resilience.cli.main import main
 from ial_resilience.lab import Lab
+from tests.integration.test_lab_lifecycle import _footprint, _leaks
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(240)]
 RTO_BOUND_S = 60.0  # generous for a loaded machine; the drills take seconds
-
-
-def _footprint(lab: Lab) -> tuple[set[int], set[int]]:
-    info = lab.require()
-    status = lab.status()
-    pids = {info.agent_pid, *(int(p["pid"]) for p in status["parts"])}
-    ports = {int(link["listen"].rsplit(":", 1)[1]) for link in status["links"]}
-    for url in info.exports.values():
-        ports.add(int(url.rsplit(":", 1)[1].split("/", 1)[0]))
-    return pids, ports
-
-
-def _leaks(pids: set[int], ports: set[int], state_dir: Path) -> dict[str, Any]:
-    alive = [p for p in pids if psutil.pid_exists(p)
-             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
-    listening = sorted(
-        port for c in psutil.net_connections(kind="tcp")
-        if c.status == psutil.CONN_LISTEN and (port := getattr(c.laddr, "port", 0)) in ports
-    )  # fmt: skip
-    mentioning = [
-        proc.info["pid"] for proc in psutil.process_iter(["pid", "cmdline"])
-        if str(state_dir) in " ".join(proc.info["cmdline"] or [])
-    ]  # fmt: skip
-    found = {"alive": alive, "listening": listening, "mentioning": mentioning}
-    return {k: v for k, v in found.items() if v}
 
 
 def _served_by(dsn: str) -> str:
@@ -103,7 +77,7 @@ def test_three_lab_drills_under_traffic_then_lab_down_leaves_nothing(
         assert parts["db-primary"] == parts["db-replica"] == "healthy"
         assert recorded[Scenario.CORRUPTION].detail.endswith("replica rebuilt")
         assert _replicas_streaming(info.exports["db_primary_dsn"]) == 1
-        pids, ports = _footprint(lab)
+        pids, ports = _footprint(state_dir)
     finally:
         if lab.info() is not None:
             left = lab.down()
