@@ -42,8 +42,6 @@ from ial_resilience.lab.model import (
     read_lab_info,
 )
 from ial_resilience.lab.plan import FLEET_FILE, Plan, load_plan
-from ial_resilience.lab.telemetry import store_path
-from ial_resilience.observability.store import TelemetryStore
 from ial_resilience.postgres import prepare_dir
 from ial_resilience.spec.system import ProcessSpec
 
@@ -299,7 +297,11 @@ class _Starter:
         if lab_dir.exists():
             discard(lab_dir)
         prepare_dir(lab_dir)
-        # the services' shared telemetry store, created (WAL) before its writers start
+        # the services' shared telemetry store, created (WAL) before its writers start; imported
+        # here: the telemetry modules (OpenTelemetry, Starlette) would slow every `ialr lab` command
+        from ial_resilience.lab.telemetry import store_path
+        from ial_resilience.observability.store import TelemetryStore
+
         TelemetryStore(store_path(self.plan.state_dir)).close()
 
     def _create_links(self) -> None:
