@@ -102,9 +102,11 @@ def _identify(pid: int, create_time: float) -> psutil.Process | RepairAction:
     return process if same else RepairAction.REUSED
 
 
-def process_running(pid: int, create_time: float) -> bool:
-    """True when the process with that pid and create time still runs (a zombie does not)."""
-    return isinstance(_identify(pid, create_time), psutil.Process)
+def process_running(pid: int, create_time: float, *, unknown: bool = False) -> bool:
+    """True when the process with that pid and create time still runs (a zombie does not);
+    ``unknown`` when it cannot be looked at (another user's process)."""
+    found = _identify(pid, create_time)
+    return unknown if found is RepairAction.FAILED else isinstance(found, psutil.Process)
 
 
 def agent_alive(holdings: Holdings) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from ial_resilience.agent.repair import SAME_START_S
+from ial_resilience.agent.repair import process_running
 from ial_resilience.agent.state import read_agent_info
 from ial_resilience.errors import AgentUnreachable
 
@@ -50,14 +50,7 @@ class AgentProcess:
     def running(self) -> bool:
         """Still this very process (same start time), and not a zombie. A process that cannot
         be looked at (another user's) is taken as running: only a sure death ends a run."""
-        try:
-            process = psutil.Process(self.pid)
-            same = abs(process.create_time() - self.create_time) < SAME_START_S
-            return same and process.status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
-        except psutil.Error:
-            return True
+        return process_running(self.pid, self.create_time, unknown=True)
 
     def gone(self, grace: float = EXIT_GRACE_S) -> bool:
         """True when the process has exited, or does within ``grace`` (a process that was just
