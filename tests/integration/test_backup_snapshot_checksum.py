@@ -16,7 +16,7 @@ from ial_resilience.backup import snapshot
 from ial_resilience.backup.models import MANIFEST_NAME, Manifest, SourceKind, TableSnapshot
 from ial_resilience.backup.repository import LocalRepository
 from ial_resilience.backup.sources import BackupRequest, run_backup
-from ial_resilience.backup.table_checksum import _COLUMN_HASHES, ChecksumForm, form_of
+from ial_resilience.backup.table_checksum import ChecksumForm, column_hashes, form_of
 from ial_resilience.backup.verify import CheckStatus, verify
 from tests.pg_fixtures import pg_database, postgres  # noqa: F401
 
@@ -95,9 +95,16 @@ def _changed(dsn: str, statement: str) -> str:
 
 def test_each_column_uses_its_types_own_hash_function(wide: str) -> None:
     with psycopg.connect(wide) as conn:
-        relid = conn.execute("SELECT 'wide'::regclass::oid::bigint").fetchone()
-        assert relid is not None
-        rows = conn.execute(_COLUMN_HASHES, {"relid": relid[0]}).fetchall()
+        conn.execute("CREATE TEMP TABLE other (x bigint, y text)")
+        found = conn.execute("SELECT 'wide'::regclass::oid::bigint, 'other'::regclass::oid::bigint")
+        relids = found.fetchone()
+        assert relids is not None
+        columns = column_hashes(conn, list(relids))  # one query, both tables
+    rows = columns[relids[0]]
+    assert columns[relids[1]] == [
+        ("x", "pg_catalog", "hashint8extended"),
+        ("y", "pg_catalog", "hashtextextended"),
+    ]
     functions = {name: function for name, _schema, function in rows}
     assert list(functions) == list(_COLUMNS)  # live columns only, in order
     assert functions["i"] == "hashint4extended" and functions["d"] == "hashint4extended"

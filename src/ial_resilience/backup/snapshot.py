@@ -17,7 +17,7 @@ from psycopg import sql
 
 from ial_resilience.backup.models import FileEntry, SnapshotMode, TableSnapshot
 from ial_resilience.backup.pgtools import connect, dsn_with_db, translate
-from ial_resilience.backup.table_checksum import ChecksumForm, table_checksum
+from ial_resilience.backup.table_checksum import ChecksumForm, column_hashes, table_checksum
 
 _TABLES = """
 SELECT n.nspname, c.relname, c.oid::bigint
@@ -40,13 +40,15 @@ def postgres_tables(
     found: list[TableSnapshot] = []
     if mode == SnapshotMode.NONE:
         return found
-    for schema, table, relid in conn.execute(_TABLES).fetchall():
+    tables = conn.execute(_TABLES).fetchall()
+    columns = column_hashes(conn, [int(t[2]) for t in tables]) if mode == SnapshotMode.FULL else {}
+    for schema, table, relid in tables:
         ident = sql.Identifier(schema, table)
         if mode == SnapshotMode.COUNTS:
             row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone()
             rows, checksum = (int(row[0]) if row else 0), ""
         else:
-            rows, checksum = table_checksum(conn, int(relid), ident, form)
+            rows, checksum = table_checksum(conn, ident, form, columns[int(relid)])
         found.append(TableSnapshot(name=f"{prefix}{schema}.{table}", rows=rows, checksum=checksum))
     return found
 

@@ -47,14 +47,27 @@ def form_of(tables: Iterable[TableSnapshot]) -> ChecksumForm:
     return ChecksumForm.COLUMNS
 
 
+Columns = list[tuple[str, str | None, str | None]]  # name, hash function's schema and name
+
+
+def column_hashes(conn: psycopg.Connection, relids: list[int]) -> dict[int, Columns]:
+    """Per table oid, its live columns in order with the hash function to call on each (or
+    None: hash the text form); one catalog query for all the tables."""
+    found: dict[int, Columns] = {relid: [] for relid in relids}
+    for relid, name, schema, function in conn.execute(_COLUMN_HASHES, {"relids": relids}):
+        found[int(relid)].append((name, schema, function))
+    return found
+
+
 def table_checksum(
-    conn: psycopg.Connection, relid: int, table: sql.Identifier, form: ChecksumForm
+    conn: psycopg.Connection, table: sql.Identifier, form: ChecksumForm, columns: Columns
 ) -> tuple[int, str]:
-    """Row count and content checksum of ``table`` (whose oid is ``relid``) in ``form``."""
+    """Row count and content checksum of ``table`` in ``form`` (``columns``: the table's entry
+    of :func:`column_hashes`, used by the column form)."""
     if form == ChecksumForm.ROWS:
         rows, total = _by_rows(conn, table)
     else:
-        rows, total = _by_columns(conn, relid, table)
+        rows, total = _by_columns(conn, columns, table)
     return rows, _PREFIX[form] + total
 
 
@@ -77,8 +90,9 @@ def _by_rows(conn: psycopg.Connection, table: sql.Identifier) -> tuple[int, str]
         return _scan(conn, table, sql.SQL("hashtextextended(t::text, 0)"))
 
 
-def _by_columns(conn: psycopg.Connection, relid: int, table: sql.Identifier) -> tuple[int, str]:
-    columns = conn.execute(_COLUMN_HASHES, {"relid": relid}).fetchall()
+def _by_columns(
+    conn: psycopg.Connection, columns: Columns, table: sql.Identifier
+) -> tuple[int, str]:
     try:
         with conn.transaction():  # PostgreSQL found no hash for an element where we did
             return _scan(conn, table, _row_hash(columns, by_text=False))
@@ -86,9 +100,7 @@ def _by_columns(conn: psycopg.Connection, relid: int, table: sql.Identifier) -> 
         return _scan(conn, table, _row_hash(columns, by_text=True))
 
 
-def _row_hash(
-    columns: list[tuple[str, str | None, str | None]], *, by_text: bool
-) -> sql.Composable:
+def _row_hash(columns: Columns, *, by_text: bool) -> sql.Composable:
     """XOR of one seeded hash per column; a table without columns hashes every row to 0."""
     terms: list[sql.Composable] = []
     for position, (name, schema, function) in enumerate(columns, start=1):
@@ -101,15 +113,16 @@ def _row_hash(
     return sql.SQL(" # ").join(terms) if terms else sql.SQL("0::bigint")
 
 
-# Per live column, in order: its name and the schema and name of the extended hash function
-# to call on it, or NULL to hash its text form. A hash is used only where it depends on the
-# value alone, so that a logical restore (new OIDs) checksums the same: a base type's own
-# default hash class (of a domain's base type too), else the class of the preferred type of its
-# category it converts to without a function (varchar -> text, never reg* -> oid); arrays and
-# ranges of such a type through the polymorphic function. Enums (hashed by OID), composites,
-# multiranges and types without a hash class go through their text form.
+# Per live column of each table, in order: the table's oid, the column's name and the schema and
+# name of the extended hash function to call on it, or NULL to hash its text form. A hash is used
+# only where it depends on the value alone, so that a logical restore (new OIDs) checksums the
+# same: a base type's own default hash class (of a domain's base type too), else the class of the
+# preferred type of its category it converts to without a function (varchar -> text, never reg* ->
+# oid); arrays and ranges of such a type through the polymorphic function. Enums (hashed by OID),
+# composites, multiranges and types without a hash class go through their text form.
 _COLUMN_HASHES = """
-SELECT a.attname, CASE WHEN el.oid IS NULL THEN h.nspname ELSE 'pg_catalog' END,
+SELECT a.attrelid::bigint, a.attname,
+  CASE WHEN el.oid IS NULL THEN h.nspname ELSE 'pg_catalog' END,
   CASE WHEN h.proname IS NULL THEN NULL WHEN ar.oid IS NOT NULL THEN 'hash_array_extended'
        WHEN rg.rngtypid IS NOT NULL THEN 'hash_range_extended' ELSE h.proname END
 FROM pg_catalog.pg_attribute a
@@ -137,6 +150,6 @@ LEFT JOIN LATERAL (
   ORDER BY oc.opcintype <> x.oid, pn.nspname, p.proname
   LIMIT 1
 ) h ON true
-WHERE a.attrelid = %(relid)s AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum
+WHERE a.attrelid = ANY(%(relids)s::pg_catalog.oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum
 """
