@@ -15,10 +15,12 @@ import re
 from dataclasses import dataclass, replace
 
 from ial_resilience.errors import InputError
+from ial_resilience.observability import metrics as _metrics
 
-BUSINESS_NAMESPACE = "IaL/Business"
-CHAOS_NAMESPACE = "IaL/Chaos"
-RESILIENCE_NAMESPACE = "IaL/Resilience"
+# the namespaces are defined where metrics are routed to them (one place for both)
+BUSINESS_NAMESPACE = _metrics.BUSINESS_NAMESPACE
+CHAOS_NAMESPACE = _metrics.CHAOS_NAMESPACE
+RESILIENCE_NAMESPACE = _metrics.RESILIENCE_NAMESPACE
 
 # Metric names as ial_resilience.observability.recorders emits them (EMF, one dimension set of
 # the point's own dimensions: stack, check, reason, experiment); dashboards sum over them.

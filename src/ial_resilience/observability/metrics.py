@@ -29,18 +29,21 @@ from ial_resilience.errors import InputError
 from ial_resilience.observability.registry import METRIC_DROPS, REGISTRY
 from ial_resilience.observability.store import Point, TelemetryStore
 
-DEFAULT_NAMESPACE = "IaL/Resilience"
+BUSINESS_NAMESPACE = "IaL/Business"
+CHAOS_NAMESPACE = "IaL/Chaos"
+RESILIENCE_NAMESPACE = "IaL/Resilience"
+DEFAULT_NAMESPACE = RESILIENCE_NAMESPACE
 MAX_DIMENSIONS = 30  # CloudWatch: at most 30 dimensions per dimension set
 
 # The namespace each metric family belongs to on CloudWatch (the dashboards and alarms of
 # ``ialr observe`` read them there); names outside these families use the sink's namespace.
 FAMILY_NAMESPACES: dict[str, str] = {
-    "deployment.": "IaL/Business",
-    "validation.": "IaL/Business",
-    "rollback.": "IaL/Business",
-    "chaos.": "IaL/Chaos",
-    "recovery.": "IaL/Resilience",
-    "resilience.": "IaL/Resilience",
+    "deployment.": BUSINESS_NAMESPACE,
+    "validation.": BUSINESS_NAMESPACE,
+    "rollback.": BUSINESS_NAMESPACE,
+    "chaos.": CHAOS_NAMESPACE,
+    "recovery.": RESILIENCE_NAMESPACE,
+    "resilience.": RESILIENCE_NAMESPACE,
 }
 
 
