@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ial_resilience.backup import drills
 from ial_resilience.backup.drills import DrillResult, DrillStatus, Scenario, record
 from ial_resilience.cli.main import main
 from tests.unit.test_backup_repository import make_sqlite, make_tree
@@ -139,6 +140,24 @@ def test_recovery_docs_are_generated_from_the_history(
     assert "| RPO (last committed write lost) | 40ms" in text
     assert "2026-11-25 09:00 UTC" in text
     assert text.count("_Not drilled yet") == 2
+
+
+def test_recovery_docs_read_the_state_dir_the_drills_recorded_in(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IALR_STATE_DIR", str(tmp_path / "elsewhere"))
+    result = DrillResult(
+        scenario=Scenario.CORRUPTION, started_at=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+        status=DrillStatus.PASSED, rto_s=1.5, rpo_s=0.0, data_ok=True,
+        database_bytes=8 << 20, wal_segments=1,
+    )  # fmt: skip
+    record(result, drills.history_dir(tmp_path / "lab-state"))  # as `recovery test --state-dir`
+    out = tmp_path / "RECOVERY_PROCEDURES.md"
+    argv = ["recovery", "docs", "--out", str(out), "--state-dir", str(tmp_path / "lab-state")]
+    assert main(argv) == 0
+    assert "1 of 3 scenarios drilled" in capsys.readouterr().out
+    assert main(["recovery", "docs", "--out", str(out)]) == 0  # $IALR_STATE_DIR: none there
+    assert "0 of 3 scenarios drilled" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("command", ["run", "list", "verify", "restore", "prune"])

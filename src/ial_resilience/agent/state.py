@@ -40,6 +40,11 @@ def resolve_state_dir(path: Path | str | None = None) -> Path:
     return Path.home() / ".local" / "state" / "ialr"
 
 
+def recovery_history_dir(state: Path | str | None = None) -> Path:
+    """Where recovery drills (PostgreSQL and AWS) record their results: one history."""
+    return resolve_state_dir(state) / "history" / "recovery"
+
+
 def setup_logging(logger: logging.Logger, state_dir: Path) -> None:
     """Log INFO and above to ``<state>/agent.log`` and stderr (the agent and its watchdog)."""
     logger.setLevel(logging.INFO)

@@ -14,13 +14,13 @@ local drills in the same directory are skipped; ``ialr recovery docs`` renders b
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ial_resilience.agent.state import recovery_history_dir
 from ial_resilience.errors import StoreError
 
 
@@ -60,13 +60,8 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def state_dir() -> Path:
-    configured = os.environ.get("IALR_STATE_DIR")
-    return Path(configured) if configured else Path.home() / ".local" / "state" / "ialr"
-
-
-def history_dir() -> Path:
-    return state_dir() / "history" / "recovery"
+def history_dir(state: Path | None = None) -> Path:
+    return recovery_history_dir(state)
 
 
 def record(result: DrillResult, directory: Path | None = None) -> Path:

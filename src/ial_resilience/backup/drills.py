@@ -18,7 +18,6 @@ content checksum) with its state just before the disaster.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from pathlib import Path
 import psycopg
 from pydantic import BaseModel, ConfigDict
 
+from ial_resilience.agent.state import recovery_history_dir
 from ial_resilience.backup import restore as restoring
 from ial_resilience.backup.models import Manifest, PhysicalFormat, SourceKind, TableSnapshot
 from ial_resilience.backup.repository import LocalRepository
@@ -87,12 +87,8 @@ class DrillResult(BaseModel):
     restore_s: float | None = None  # the drill's own restore time (files + recovery + start)
 
 
-def state_dir() -> Path:
-    return Path(os.environ.get("IALR_STATE_DIR") or Path.home() / ".local" / "state" / "ialr")
-
-
-def history_dir() -> Path:
-    return state_dir() / "history" / "recovery"
+def history_dir(state: Path | None = None) -> Path:
+    return recovery_history_dir(state)
 
 
 def record(result: DrillResult, directory: Path | None = None) -> Path:

@@ -419,7 +419,7 @@ def recovery_test(
         results = _run_on_lab(chosen, state_dir, keep_lab, as_json)
     else:
         results = [_run_one(s, rows, pgbench_scale, as_json) for s in chosen]
-    history = drills.history_dir() if state_dir is None else state_dir / "history" / "recovery"
+    history = drills.history_dir(state_dir)
     paths = [drills.record(r, history) for r in results]
     if as_json:
         _print_json([{**r.model_dump(mode="json"), "recorded": str(p)}
@@ -452,6 +452,10 @@ def recovery_test(
 @recovery_app.command("docs")
 def recovery_docs(
     out: Annotated[Path, typer.Option(help="file to write")] = Path("docs/RECOVERY_PROCEDURES.md"),
+    state_dir: Annotated[
+        Path | None,
+        typer.Option("--state-dir", help="read the drills `recovery test --state-dir` recorded"),
+    ] = None,
 ) -> None:
     """Write RECOVERY_PROCEDURES.md from the last recorded drill of each scenario.
 
@@ -459,7 +463,7 @@ def recovery_docs(
     (`ialr recovery aws dynamodb|s3`) are read from the same history directory; a scenario
     with no recorded drill is shown as never drilled.
     """
-    history = drills.history_dir()
+    history = drills.history_dir(state_dir)
     results = drills.latest_results(history)
     on_aws = aws_history.latest_results(history)
     text = procedures.render(results, drills.latest_results(history, lab=True), on_aws)
