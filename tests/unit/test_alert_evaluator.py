@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import pytest
 
-from ial_resilience.alerting.evaluator import Evaluator
+from ial_resilience.alerting.evaluator import Evaluator, Round
 from ial_resilience.alerting.functions import nearest_rank, robust_z
 from ial_resilience.alerting.outbox import Outbox
 from ial_resilience.alerting.rules import RuleFile, load_rules
 from ial_resilience.alerting.state import Change, add_silence, history
+from ial_resilience.errors import StoreError
 from ial_resilience.observability.store import Point, TelemetryStore
 
 T0 = 1_700_000_000.0
@@ -218,3 +220,38 @@ def test_a_firing_alert_whose_series_vanished_resolves(
     assert changes(evaluator, range(20, 21)) == [(20, "errors", "resolved")]
     (episode,) = history(store)
     assert episode.resolved_at == T0 + 20
+
+
+class _BusyOnce(Evaluator):
+    """A real evaluator whose first round meets a busy store."""
+
+    failed = False
+
+    def evaluate(self, now: float | None = None) -> Round:
+        if not self.failed:
+            self.failed = True
+            raise StoreError("database is locked")
+        return super().evaluate(now)
+
+
+def test_run_hands_a_failed_round_to_on_error_and_goes_on(
+    tmp_path: Path, store: TelemetryStore
+) -> None:
+    rule = "  - {name: deep, kind: threshold, op: '>', value: 50,\n"
+    rule += "     expr: {function: value, metric: queue.depth, window: 5s}}\n"
+    rules = rules_of(tmp_path, rule)
+    stop = threading.Event()
+    errors: list[str] = []
+    rounds: list[object] = []
+
+    def counted(result: object) -> None:
+        rounds.append(result)
+        if len(rounds) == 2:
+            stop.set()
+
+    _BusyOnce(rules, store).run(
+        stop, interval=0.01, on_round=counted, on_error=lambda e: errors.append(e.message)
+    )
+    assert errors == ["database is locked"] and len(rounds) == 2
+    with pytest.raises(StoreError):  # without on_error the error ends the loop
+        _BusyOnce(rules, store).run(threading.Event(), interval=0.01)

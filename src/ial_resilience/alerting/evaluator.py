@@ -22,6 +22,7 @@ from ial_resilience.alerting.observe import SeriesIndex, observe
 from ial_resilience.alerting.outbox import Delivery, Outbox
 from ial_resilience.alerting.rules import AbsenceRule, AnyRule, RuleFile
 from ial_resilience.alerting.state import Alert, AlertState, Change
+from ial_resilience.errors import IalrError
 from ial_resilience.observability.store import TelemetryStore, labels_key
 
 
@@ -174,12 +175,22 @@ class Evaluator:
         *,
         interval: float | None = None,
         on_round: Callable[[Round], None] | None = None,
+        on_error: Callable[[IalrError], None] | None = None,
     ) -> None:
-        """Evaluate every ``interval`` (the rule file's ``evaluate_every``) until ``stop``."""
+        """Evaluate every ``interval`` (the rule file's ``evaluate_every``) until ``stop``.
+
+        With ``on_error`` a failed round (a busy store) is handed to it and the next round is
+        tried; without it the error ends the loop."""
         every = self.rules.evaluate_every if interval is None else interval
         while not stop.is_set():
             started = time.monotonic()
-            result = self.evaluate()
-            if on_round is not None:
-                on_round(result)
+            try:
+                result = self.evaluate()
+            except IalrError as error:
+                if on_error is None:
+                    raise
+                on_error(error)
+            else:
+                if on_round is not None:
+                    on_round(result)
             stop.wait(max(0.0, every - (time.monotonic() - started)))

@@ -67,19 +67,19 @@ class AlertWatch:
         store = TelemetryStore(self.store_path)
         evaluator = Evaluator(self.rules, store)
         try:
-            while not self._stop.is_set():
-                began = time.monotonic()
-                self._round(evaluator)
-                self._stop.wait(max(0.0, self.interval - (time.monotonic() - began)))
+            evaluator.run(
+                self._stop, interval=self.interval, on_round=self._counted, on_error=self._failed
+            )
         finally:
             store.close()
 
-    def _round(self, evaluator: Evaluator) -> None:
-        try:
-            evaluator.evaluate()
-        except IalrError as error:  # a busy store: count it, try again next round
-            if len(self.errors) < 20:
-                self.errors.append(f"{type(error).__name__}: {error.message}")
+    def _counted(self, _: object) -> None:
+        self.rounds += 1
+
+    def _failed(self, error: IalrError) -> None:
+        """A busy store: count the round, keep the first errors, try again next round."""
+        if len(self.errors) < 20:
+            self.errors.append(f"{type(error).__name__}: {error.message}")
         self.rounds += 1
 
     def drain(self, timeout: float) -> None:
