@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from ial_resilience.agent.state import resolve_state_dir
+from ial_resilience.cli.chaos_spec import lab_variables
 from ial_resilience.engine import journal as journal_mod
 from ial_resilience.engine import safety
 from ial_resilience.engine.cleanup import cleanup_all
@@ -144,6 +145,14 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(help="experiment file (YAML)")],
         var: VarOption = None,
         system: Annotated[Path | None, typer.Option("--system", help="system file")] = None,
+        lab: Annotated[
+            bool,
+            typer.Option(
+                "--lab",
+                help="use the running lab's addresses as variables (${lb}, ${links.NAME}, the "
+                "exports of `ialr lab up --system FILE`); --var wins over them",
+            ),
+        ] = False,
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="print the plan; touch nothing")
         ] = False,
@@ -160,9 +169,10 @@ def register(app: typer.Typer) -> None:
         """Run an experiment: steady state, faults, guardrails, recovery, journal."""
         console = Console(highlight=False, soft_wrap=True)
         with progress(console, quiet=as_json or dry_run) as observers:
+            given = parse_vars(var)
             result = execute_run(
                 file,
-                variables=parse_vars(var),
+                variables={**lab_variables(state_dir), **given} if lab else given,
                 system_file=system,
                 dry_run=dry_run,
                 journal=journal,
