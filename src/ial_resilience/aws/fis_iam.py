@@ -23,7 +23,7 @@ CloudFormation parameters (a template cannot substitute inside a map key); its v
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,15 +199,3 @@ def trust_policy(arns: Arns) -> dict[str, Any]:
             }
         ],
     }
-
-
-def family_actions(
-    faults: Iterable[str], fis_actions: Mapping[str, Any]
-) -> dict[str, tuple[str, ...]]:
-    """``{family: IAM actions}`` for the vocabulary faults used (``fis_actions`` is
-    ``FIS_ACTIONS``: ``family`` and ``iam_actions`` per fault)."""
-    grouped: dict[str, set[str]] = {}
-    for fault in faults:
-        action = fis_actions[fault]
-        grouped.setdefault(str(action.family), set()).update(action.iam_actions)
-    return {family: tuple(sorted(found)) for family, found in sorted(grouped.items())}
