@@ -158,7 +158,7 @@ class EcsExecutor:
                 answer = self.api.describe_services(cluster=self.cluster, services=[self.service])
         except AwsError as error:
             if error.code in _NOT_FOUND:
-                raise self._not_found(str(error)) from error
+                raise self._not_found(error.code) from error
             raise
         services = [s for s in answer.get("services", []) if s.get("status") != "INACTIVE"]
         if not services:
