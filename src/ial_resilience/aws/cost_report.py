@@ -190,11 +190,21 @@ def _composite(props: dict[str, Any], p: dict[str, float], u: dict[str, Any]) ->
     return p["cloudwatch_composite_alarm_month"], "1 composite alarm-month"
 
 
+def log_gb_per_day(name: str, usage: Mapping[str, Any]) -> float:
+    """GB a log group ingests per day: ``usage.log_gb_ingested_per_day`` maps log group name
+    prefixes to GB/day (the longest matching prefix wins; ``*`` for every other group)."""
+    table = usage["log_gb_ingested_per_day"]
+    if not isinstance(table, Mapping):
+        return float(table)
+    prefixes = [k for k in table if k != "*" and name.startswith(k)]
+    return float(table[max(prefixes, key=len)] if prefixes else table["*"])
+
+
 def log_group_cost(
-    retention_days: float | None, p: Mapping[str, float], u: Mapping[str, Any]
+    retention_days: float | None, p: Mapping[str, float], u: Mapping[str, Any], name: str = ""
 ) -> tuple[float, str]:
     """(monthly $, basis) of a log group: ingestion plus what its retention keeps stored."""
-    per_day = float(u["log_gb_ingested_per_day"])
+    per_day = log_gb_per_day(name, u)
     kept = NEVER_EXPIRE_DAYS if retention_days is None else retention_days
     ingest = per_day * DAYS * p["logs_ingest_per_gb"]
     stored = per_day * kept * p["logs_storage_per_gb_month"]
@@ -204,7 +214,8 @@ def log_group_cost(
 
 def _log_group(props: dict[str, Any], p: dict[str, float], u: dict[str, Any]) -> tuple[float, str]:
     days = props.get("RetentionInDays")
-    return log_group_cost(None if days is None else _number(days, NEVER_EXPIRE_DAYS), p, u)
+    kept = None if days is None else _number(days, NEVER_EXPIRE_DAYS)
+    return log_group_cost(kept, p, u, str(props.get("LogGroupName", "")))
 
 
 def _bucket(props: dict[str, Any], p: dict[str, float], u: dict[str, Any]) -> tuple[float, str]:
@@ -329,8 +340,9 @@ def _savings(phase: str, resources: dict[str, dict[str, Any]], report: Report) -
             days = props.get("RetentionInDays")
             kept = None if days is None else _number(days, NEVER_EXPIRE_DAYS)
             if kept is None or kept > 30:
-                before, _ = log_group_cost(kept, p, u)
-                after, _ = log_group_cost(30.0, p, u)
+                group = str(props.get("LogGroupName", ""))
+                before, _ = log_group_cost(kept, p, u, group)
+                after, _ = log_group_cost(30.0, p, u, group)
                 what = "never" if kept is None else f"{kept:g} days"
                 report.savings.append(Saving(phase, name, "log retention",
                     f"RetentionInDays {what} → 30 (export older logs to S3 if needed)",
