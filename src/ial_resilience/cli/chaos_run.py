@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from ial_resilience import history
 from ial_resilience.agent.state import resolve_state_dir
 from ial_resilience.cli.chaos_spec import lab_variables
 from ial_resilience.engine import journal as journal_mod
@@ -189,6 +190,7 @@ def register(app: typer.Typer) -> None:
                 console.print("dry run: nothing was applied")
             return
         path = str(result.journal_path) if result.journal_path else None
+        history.save([history.record_journal(result.journal, path)])
         if as_json:
             typer.echo(
                 json.dumps(journal_mod.summary(result.journal, result.journal_path), indent=1)
