@@ -109,6 +109,7 @@ def test_run_records_fis_states_and_stops_at_the_end(fis_world: dict, capsys: Ca
         capsys, "chaos", "run", str(file), "--provider", "aws", "--scope", str(fis_world["scope"]),
         "--endpoint-url", str(target.endpoint_url), "--state-dir", str(tmp / "state"),
         "--journal", str(tmp / "journal.json"), "--json",
+        "--stop-alarms-from", "default", "--alarm-environment", "fistest",
     )  # fmt: skip
     assert code == 0, out + err
     journal = json.loads((tmp / "journal.json").read_text())
@@ -121,6 +122,13 @@ def test_run_records_fis_states_and_stops_at_the_end(fis_world: dict, capsys: Ca
     seen = client("fis", target).get_experiment(id=evidence["experiment_id"])["experiment"]
     assert seen["state"]["status"] == "stopped"
     assert seen["tags"][KEY_TAG] == fault["key"]
+    # guardrails on AWS's side: alarms compiled from the alert rules, created in CloudWatch
+    stops = {c["value"] for c in seen["stopConditions"]}
+    assert f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:ialr-fistest-alb-5xx" in stops
+    assert any("slo-api-availability-1h-5m" in arn for arn in stops)
+    assert len(stops) == 5 and all(
+        c["source"] == "aws:cloudwatch:alarm" for c in seen["stopConditions"]
+    )
     # the template was deleted once the experiment ended
     templates = client("fis", target).list_experiment_templates()["experimentTemplates"]
     assert evidence["template_id"] not in {t["id"] for t in templates}

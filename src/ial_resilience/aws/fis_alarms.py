@@ -1,10 +1,10 @@
 """FIS stop conditions: CloudWatch alarms compiled from the same alert rules as phase 00c.
 
 :func:`stop_condition_alarms` picks, from :func:`ial_resilience.aws.obs_desired.desired_state`
-(the observability set-up's one list), the alarms that mean "users are hurt": the composite
-``api-degraded`` and every SLO burn-rate alarm of the rule file. :func:`ensure_alarms` creates
-them (PutMetricAlarm / PutCompositeAlarm, idempotent) and returns their ARNs, which become the
-template's ``stopConditions``; phase 00e declares the same alarms.
+(the observability set-up's one list), the metric alarms that mean "users are hurt": API
+errors, latency and running tasks, and the fastest SLO burn-rate pair of the rule file.
+:func:`ensure_alarms` creates them (PutMetricAlarm, idempotent) and returns their ARNs, which
+become the template's ``stopConditions``; phase 00e can declare the same alarms.
 """
 
 from __future__ import annotations
@@ -17,29 +17,24 @@ from ial_resilience.aws.obs_desired import desired_state
 from ial_resilience.aws.obs_model import AlarmKind, Desired, Kind
 from ial_resilience.aws.obs_scope import Scope
 
-STOP_KEYS = frozenset({"api-degraded"})
+STOP_KEYS = ("alb-5xx", "alb-latency-p99", "ecs-running-low")
 MAX_STOP_CONDITIONS = 5
 
 
 def stop_condition_alarms(
     scope: Scope, topic_arn: str, rules: RuleFile | None = None
 ) -> tuple[Desired, ...]:
-    """The alarms that stop a FIS experiment, children of composites first."""
-    items = desired_state(scope, topic_arn, rules)
-    chosen = [
-        item
-        for item in items
-        if item.kind in (Kind.ALARM, Kind.COMPOSITE_ALARM)
-        and (item.key in STOP_KEYS or item.alarm_kind is AlarmKind.BURN_RATE)
-    ]
-    needed = {child for item in chosen for child in item.depends_on}
-    children = [i for i in items if i.kind is Kind.ALARM and i.key in needed and i not in chosen]
-    return (*children, *chosen)
+    """The metric alarms that stop a FIS experiment: the API's 5xx, p99 latency and running
+    tasks (the children of phase 00c's ``api-degraded``), then the fastest burn-rate window
+    pair of the rules (FIS takes five stop conditions and stops on any one in ALARM)."""
+    items = [i for i in desired_state(scope, topic_arn, rules) if i.kind is Kind.ALARM]
+    statics = [i for key in STOP_KEYS for i in items if i.key == key]
+    burns = [i for i in items if i.alarm_kind is AlarmKind.BURN_RATE]
+    return tuple([*statics, *burns][:MAX_STOP_CONDITIONS])
 
 
 def stop_names(alarms: Sequence[Desired]) -> list[str]:
-    """The alarms used as stop conditions: the composites (FIS takes at most five)."""
-    return [a.name for a in alarms if a.kind is Kind.COMPOSITE_ALARM][:MAX_STOP_CONDITIONS]
+    return [a.name for a in alarms][:MAX_STOP_CONDITIONS]
 
 
 def alarm_arn(scope: Scope, account: str, name: str) -> str:
@@ -51,15 +46,9 @@ def ensure_alarms(target: AwsTarget, alarms: Sequence[Desired]) -> list[str]:
     cloudwatch = client("cloudwatch", target)
     for alarm in alarms:
         with aws_call(f"create the stop-condition alarm {alarm.name}", target):
-            if alarm.kind is Kind.COMPOSITE_ALARM:
-                cloudwatch.put_composite_alarm(**alarm.spec)
-            else:
-                cloudwatch.put_metric_alarm(**alarm.spec)
+            cloudwatch.put_metric_alarm(**alarm.spec)
     names = stop_names(alarms)
     with aws_call("read the stop-condition alarms", target):
-        found = cloudwatch.describe_alarms(
-            AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"]
-        )
+        found = cloudwatch.describe_alarms(AlarmNames=names)
     arns = {a["AlarmName"]: a["AlarmArn"] for a in found.get("MetricAlarms", [])}
-    arns |= {a["AlarmName"]: a["AlarmArn"] for a in found.get("CompositeAlarms", [])}
     return [arns[name] for name in names if name in arns]

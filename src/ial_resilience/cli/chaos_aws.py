@@ -44,6 +44,17 @@ StopAlarmOption = Annotated[
     list[str] | None,
     typer.Option("--stop-alarm", help="CloudWatch alarm ARN that stops FIS; repeatable"),
 ]
+StopRulesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stop-alarms-from",
+        help="create the stop-condition alarms from alert rules: a rule file, or 'default' "
+        "(the built-in API SLO); alarms named ialr-<environment>-… as phase 00c",
+    ),
+]
+AlarmEnvironmentOption = Annotated[
+    str, typer.Option("--alarm-environment", help="environment of those alarms' names")
+]
 LogGroupOption = Annotated[
     str | None, typer.Option("--log-group-arn", help="CloudWatch Logs group for FIS logs")
 ]
@@ -58,6 +69,8 @@ class AwsRunOptions:
     region: str | None
     profile: str | None
     endpoint_url: str | None
+    stop_rules: str | None = None
+    alarm_environment: str = "prod"
 
     def provider(self) -> Any:
         from ial_resilience.aws._session import AwsTarget
@@ -66,13 +79,31 @@ class AwsRunOptions:
 
         scope = load_scope(self.scope_file)
         target = AwsTarget.resolve(self.region or scope.region, self.profile, self.endpoint_url)
+        alarms = list(self.stop_alarms)
+        if self.stop_rules is not None:
+            alarms += self.created_alarms(target, scope.region)
         return AwsProvider(
             scope,
             target,
             role_arn=self.role_arn,
-            stop_alarm_arns=self.stop_alarms,
+            stop_alarm_arns=alarms,
             log_group_arn=self.log_group_arn or scope.log_group_arn,
         )
+
+    def created_alarms(self, target: Any, region: str) -> list[str]:
+        """Create the stop-condition alarms from the rules; their ARNs."""
+        from ial_resilience.alerting.rules import load_rules
+        from ial_resilience.aws._session import aws_call, client
+        from ial_resilience.aws.fis_alarms import ensure_alarms, stop_condition_alarms
+        from ial_resilience.aws.obs_scope import Scope
+
+        rules = None if self.stop_rules == "default" else load_rules(str(self.stop_rules))
+        scope = Scope.for_environment(self.alarm_environment, target.region or region)
+        with aws_call("read the AWS account id", target):
+            account = client("sts", target).get_caller_identity()["Account"]
+        topic = f"arn:aws:sns:{scope.region}:{account}:{scope.name('alarms')}"
+        arns: list[str] = ensure_alarms(target, stop_condition_alarms(scope, topic, rules))
+        return arns
 
 
 def aws_options(
@@ -84,11 +115,14 @@ def aws_options(
     region: str | None,
     profile: str | None,
     endpoint_url: str | None,
+    stop_rules: str | None = None,
+    alarm_environment: str = "prod",
 ) -> AwsRunOptions | None:
     """The AWS options of a run; None for the local provider (AWS options then refused)."""
     if provider is ProviderName.LOCAL:
         options = (("--scope", scope), ("--role-arn", role_arn),
-                   ("--stop-alarm", stop_alarms), ("--log-group-arn", log_group_arn))  # fmt: skip
+                   ("--stop-alarm", stop_alarms), ("--log-group-arn", log_group_arn),
+                   ("--stop-alarms-from", stop_rules))  # fmt: skip
         given = [name for name, value in options if value]
         if given:
             raise InputError(
@@ -102,8 +136,9 @@ def aws_options(
             hint="start from examples/aws-scope.yaml (docs/INTERFACES.md §11)",
         )
     return AwsRunOptions(
-        scope, role_arn, tuple(stop_alarms or ()), log_group_arn, region, profile, endpoint_url
-    )
+        scope, role_arn, tuple(stop_alarms or ()), log_group_arn, region, profile, endpoint_url,
+        stop_rules, alarm_environment,
+    )  # fmt: skip
 
 
 class _LazyAwsCleaner:

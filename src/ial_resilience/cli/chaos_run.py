@@ -21,6 +21,7 @@ from rich.console import Console
 from ial_resilience.agent.state import resolve_state_dir
 from ial_resilience.cli._aws_options import Endpoint, Profile, Region
 from ial_resilience.cli.chaos_aws import (
+    AlarmEnvironmentOption,
     AwsRunOptions,
     LogGroupOption,
     ProviderName,
@@ -28,6 +29,7 @@ from ial_resilience.cli.chaos_aws import (
     RoleOption,
     ScopeOption,
     StopAlarmOption,
+    StopRulesOption,
     aws_cleaner,
     aws_options,
 )
@@ -179,6 +181,8 @@ def register(app: typer.Typer) -> None:
         role_arn: RoleOption = None,
         stop_alarm: StopAlarmOption = None,
         log_group_arn: LogGroupOption = None,
+        stop_alarms_from: StopRulesOption = None,
+        alarm_environment: AlarmEnvironmentOption = "prod",
         region: Region = None,
         profile: Profile = None,
         endpoint_url: Endpoint = None,
@@ -191,8 +195,9 @@ def register(app: typer.Typer) -> None:
         experiment. `ialr chaos stop RUN-ID` stops it from another shell.
         """
         aws = aws_options(
-            provider, scope, role_arn, stop_alarm, log_group_arn, region, profile, endpoint_url
-        )
+            provider, scope, role_arn, stop_alarm, log_group_arn, region, profile, endpoint_url,
+            stop_alarms_from, alarm_environment,
+        )  # fmt: skip
         console = Console(highlight=False, soft_wrap=True)
         with progress(console, quiet=as_json or dry_run) as observers:
             result = execute_run(
