@@ -145,24 +145,38 @@ def bench_stop(n: int) -> dict[str, Any]:
 
 def render(r: dict[str, Any], s: dict[str, Any], n: int) -> str:
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    render_row = (
+        f"| {r['load_ms']:.1f} ms | {r['render_ms']:.1f} ms | {r['ratio']:.2f}× | "
+        f"{r['render_max_ms']:.1f} ms | ≤ 1000 ms |"
+    )
+    stop_head = (
+        "| GetExperiment | `stopping` seen | `stopped` seen | ratio (stopping / stopped) | "
+        "max stopping / stopped | goal |"
+    )
+    stop_row = (
+        f"| {s['get_ms']:.1f} ms | {s['stopping_ms']:.1f} ms | {s['stopped_ms']:.1f} ms | "
+        f"{s['stopping_ratio']:.1f}× / {s['stopped_ratio']:.1f}× | "
+        f"{s['stopping_max_ms']:.1f} / {s['stopped_max_ms']:.1f} ms | stopping ≤ 2000 ms |"
+    )
     return f"""{MARK_START}
 ## AWS FIS provider (`BENCH_FIS_N={n} python -m benchmarks bench_fis`, {date})
 
 Render the whole library (`chaos/`, {r["files"]} experiment files: {r["rendered"]} rendered,
-{r["refused"]} refused with file:line because FIS has no action for their fault) against
-`examples/aws-scope.yaml`, median of {n}; baseline: loading the same files.
+{r["refused"]} refused with file:line: no FIS action for their fault, or none on the scope's
+resource type) against `examples/aws-scope.yaml`, median of {n}; baseline: loading the same
+files. Load average at the start: {os.getloadavg()[0]:.1f} (2 cores, shared).
 
 | load only | load + check + render | ratio | slowest render | goal |
 |---|---|---|---|---|
-| {r["load_ms"]:.1f} ms | {r["render_ms"]:.1f} ms | {r["ratio"]:.2f}× | {r["render_max_ms"]:.1f} ms | ≤ 1000 ms |
+{render_row}
 
 Stop latency against a moto server over HTTP ({s["runs"]} running experiments; moto's state
 manager advances one state per GetExperiment): from StopExperiment sent to the state seen by
 the provider; baseline: one GetExperiment round trip.
 
-| GetExperiment | `stopping` seen | `stopped` seen | ratio (stopping / stopped) | max stopping / stopped | goal |
+{stop_head}
 |---|---|---|---|---|---|
-| {s["get_ms"]:.1f} ms | {s["stopping_ms"]:.1f} ms | {s["stopped_ms"]:.1f} ms | {s["stopping_ratio"]:.1f}× / {s["stopped_ratio"]:.1f}× | {s["stopping_max_ms"]:.1f} / {s["stopped_max_ms"]:.1f} ms | stopping ≤ 2000 ms |
+{stop_row}
 
 moto answers StopExperiment with `stopping` (so it is seen with the answer) and `stopped` on
 the next read; on AWS `stopping` lasts as long as the actions take to roll back.
