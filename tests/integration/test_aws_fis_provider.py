@@ -342,3 +342,29 @@ def test_ctrl_c_stops_the_fis_experiment(fis_world: dict) -> None:
     assert fault["revert_reason"] == "interrupted"
     assert fault["evidence"]["states"][-1]["status"] == "stopped"
     assert fis.get_experiment(id=running)["experiment"]["state"]["status"] == "stopped"
+
+
+def test_a_local_guardrail_breach_stops_the_fis_experiment(
+    fis_world: dict, capsys: Capture
+) -> None:
+    target: AwsTarget = fis_world["target"]  # type: ignore[assignment]
+    tmp: Path = fis_world["tmp"]  # type: ignore[assignment]
+    text = experiment_text(str(target.endpoint_url), "Guardrail on FIS", "60s")
+    text = text.replace(
+        "recovery:",
+        'guardrails:\n  - probe: {tcp: {address: "127.0.0.1:9", timeout: 100ms}}\n'
+        '    every: 50ms\n    window: 200ms\n    tolerance: {success_rate: ">= 1"}\nrecovery:',
+    )
+    file = tmp / "guarded.yaml"
+    file.write_text(text)
+    code, out, err = run_cli(
+        capsys, "chaos", "run", str(file), "--provider", "aws", "--scope", str(fis_world["scope"]),
+        "--endpoint-url", str(target.endpoint_url), "--state-dir", str(tmp / "state"),
+        "--journal", str(tmp / "journal.json"), "--json",
+    )  # fmt: skip
+    assert code == 2, out + err  # aborted
+    (fault,) = json.loads((tmp / "journal.json").read_text())["faults"]
+    assert fault["revert_reason"] == "guardrail"
+    experiment_id = fault["evidence"]["experiment_id"]
+    seen = client("fis", target).get_experiment(id=experiment_id)["experiment"]
+    assert seen["state"]["status"] == "stopped"

@@ -137,6 +137,8 @@ class AwsProvider:
             with aws_call(f"find the FIS role {role}", self.target):
                 client("iam", self.target).get_role(RoleName=role)
         except (AwsError, AwsNotFound) as error:
+            if error.code in ("AccessDenied", "AccessDeniedException"):
+                return  # may not read IAM: FIS itself refuses a role it cannot assume
             if error.code != "NoSuchEntity":
                 raise
             raise InputError(
