@@ -30,6 +30,7 @@ from ial_resilience.aws.fis_scope import load_scope
 from ial_resilience.cli.main import main
 from ial_resilience.engine.ledger import Ledger, LedgerEvent
 from ial_resilience.engine.model import PlannedFault
+from ial_resilience.report.summary import evidence_headline
 from ial_resilience.spec import load_experiment
 from tests.aws_fixtures import aws_env, moto_endpoint  # noqa: F401
 
@@ -119,6 +120,8 @@ def test_run_records_fis_states_and_stops_at_the_end(fis_world: dict, capsys: Ca
     states = [s["status"] for s in evidence["states"]]
     assert states[:3] == ["pending", "initiating", "running"] and states[-1] == "stopped", states
     assert "stopping" in states and evidence["stop_seen_s"] >= 0
+    headline = evidence_headline(fault)
+    assert headline.startswith(f"landed: FIS experiment {evidence['experiment_id']}: pending →")
     seen = client("fis", target).get_experiment(id=evidence["experiment_id"])["experiment"]
     assert seen["state"]["status"] == "stopped"
     assert seen["tags"][KEY_TAG] == fault["key"]

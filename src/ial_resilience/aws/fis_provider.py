@@ -156,7 +156,8 @@ class AwsProvider:
             if item.stop_requested is None and item.status in ("failed", "stopped"):
                 raise ProviderError(
                     f"FIS {item.status} experiment {item.experiment_id}: {item.reason}",
-                    hint="a stop condition alarm fired, or FIS could not act on the targets; "
+                    hint="a stop condition alarm fired, `ialr chaos stop` was run, or FIS could "
+                    "not act on the targets; "
                     "see the experiment in the FIS console",
                 )
 

@@ -318,9 +318,11 @@ def stop(
 def parity(
     as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
 ) -> None:
-    """Print, per fault of the vocabulary, what the local provider and AWS FIS do and what
-    differs (granularity, direction, duration limits, evidence). docs/PARITY.md is generated
-    from the same rows."""
+    """Print, per fault, what the local provider and AWS FIS do and what differs.
+
+    Granularity, direction, duration limits and evidence. docs/PARITY.md is generated from
+    the same rows; --json for machines.
+    """
     from ial_resilience.aws.fis_parity import parity_rows, render_text
 
     rows = parity_rows()
