@@ -52,15 +52,17 @@ class Followed:
     states: list[tuple[float, str]] = field(default_factory=list)
     reason: str = ""
     stop_requested: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def status(self) -> str:
         return self.states[-1][1] if self.states else "pending"
 
     def see(self, status: str, reason: str) -> None:
-        if not self.states or self.states[-1][1] != status:
-            self.states.append((time.monotonic(), status))
-        self.reason = reason
+        with self.lock:  # the follower thread and the engine's thread both read states
+            if not self.states or self.states[-1][1] != status:
+                self.states.append((time.monotonic(), status))
+            self.reason = reason
 
 
 class AwsProvider:
@@ -256,9 +258,18 @@ class AwsProvider:
         """Ask FIS to stop ``experiment_id`` and wait for a final state (≤ state_timeout)."""
         followed = followed or Followed(experiment_id)
         followed.stop_requested = time.monotonic()
+        if followed.status in TERMINAL:
+            return followed  # ended on its own (a one-shot action, or its duration ran out)
         fis = client("fis", self.target)
-        with aws_call(f"stop FIS experiment {experiment_id}", self.target):
-            answer = fis.stop_experiment(id=experiment_id)
+        try:
+            with aws_call(f"stop FIS experiment {experiment_id}", self.target):
+                answer = fis.stop_experiment(id=experiment_id)
+        except AwsError:
+            status, reason = self.experiment_state(experiment_id)
+            if status not in TERMINAL:
+                raise
+            followed.see(status, reason)  # it ended between our last read and the stop
+            return followed
         followed.see(answer["experiment"]["state"]["status"], _reason(answer["experiment"]))
         self._await(followed, lambda s: s in TERMINAL, poll_here=True)
         return followed
