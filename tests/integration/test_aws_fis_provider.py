@@ -71,7 +71,7 @@ links:
 
 
 @pytest.fixture
-def fis_manual(moto_endpoint: str) -> Iterator[None]:  # noqa: F811
+def fis_one_state_per_second(moto_endpoint: str) -> Iterator[None]:  # noqa: F811
     """moto's FIS experiments advance one state per second while the test runs."""
     url = f"{moto_endpoint}/moto-api/state-manager"
     body = {"model_name": "fis::experiment", "transition": {"progression": "time", "seconds": 1}}
@@ -81,7 +81,9 @@ def fis_manual(moto_endpoint: str) -> Iterator[None]:  # noqa: F811
 
 
 @pytest.fixture
-def fis_world(aws_env: AwsTarget, tmp_path: Path, fis_manual: None) -> dict[str, object]:  # noqa: F811
+def fis_world(
+    aws_env: AwsTarget, tmp_path: Path, fis_one_state_per_second: None
+) -> dict[str, object]:  # noqa: F811
     name = f"ialr-fis-{tmp_path.name[-12:]}".replace("_", "-")
     with_role = client("iam", aws_env).create_role(
         RoleName=name,
