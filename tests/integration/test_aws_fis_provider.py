@@ -82,7 +82,9 @@ def fis_one_state_per_second(moto_endpoint: str) -> Iterator[None]:  # noqa: F81
 
 @pytest.fixture
 def fis_world(
-    aws_env: AwsTarget, tmp_path: Path, fis_one_state_per_second: None
+    aws_env: AwsTarget,  # noqa: F811
+    tmp_path: Path,
+    fis_one_state_per_second: None,
 ) -> dict[str, object]:
     name = f"ialr-fis-{tmp_path.name[-12:]}".replace("_", "-")
     with_role = client("iam", aws_env).create_role(
