@@ -356,22 +356,40 @@ def test_a_local_guardrail_breach_stops_the_fis_experiment(
 ) -> None:
     target: AwsTarget = fis_world["target"]  # type: ignore[assignment]
     tmp: Path = fis_world["tmp"]  # type: ignore[assignment]
+    breach = tmp / "breach"
     text = experiment_text(str(target.endpoint_url), "Guardrail on FIS", "60s")
     text = text.replace(
         "recovery:",
-        'guardrails:\n  - probe: {tcp: {address: "127.0.0.1:9", timeout: 100ms}}\n'
-        '    every: 50ms\n    window: 200ms\n    tolerance: {success_rate: ">= 1"}\nrecovery:',
+        f'guardrails:\n  - probe: {{command: {{argv: [test, "!", -e, "{breach}"]}}}}\n'
+        '    every: 100ms\n    window: 300ms\n    tolerance: {success_rate: ">= 1"}\nrecovery:',
     )
     file = tmp / "guarded.yaml"
     file.write_text(text)
+    fis = client("fis", target)
+
+    def breach_once_running() -> None:  # the guardrail fails only once FIS runs the fault
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            for summary in fis.list_experiments()["experiments"]:
+                tags = summary.get("tags") or {}
+                mine = tags.get("ialr:experiment") == "Guardrail-on-FIS"
+                if mine and summary["state"]["status"] == "running":
+                    time.sleep(0.3)  # apply has returned: the fault is active
+                    breach.touch()
+                    return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=breach_once_running, daemon=True)
+    watcher.start()
     code, out, err = run_cli(
         capsys, "chaos", "run", str(file), "--provider", "aws", "--scope", str(fis_world["scope"]),
         "--endpoint-url", str(target.endpoint_url), "--state-dir", str(tmp / "state"),
         "--journal", str(tmp / "journal.json"), "--json",
     )  # fmt: skip
+    watcher.join(timeout=5)
     assert code == 2, out + err  # aborted
     (fault,) = json.loads((tmp / "journal.json").read_text())["faults"]
     assert fault["revert_reason"] == "guardrail"
     experiment_id = fault["evidence"]["experiment_id"]
-    seen = client("fis", target).get_experiment(id=experiment_id)["experiment"]
+    seen = fis.get_experiment(id=experiment_id)["experiment"]
     assert seen["state"]["status"] == "stopped"
