@@ -24,9 +24,17 @@ from ial_resilience.history import (
 T0 = 1_790_000_000.0
 
 
-def journal(run_id: str, *, status: str = "passed", complete: bool = True, ttr: float | None = 1.5,
-            title: str = "Kill one replica", fault: str = "process.kill",
-            landed: bool = True, started: float = T0) -> dict[str, Any]:  # fmt: skip
+def journal(
+    run_id: str,
+    *,
+    status: str = "passed",
+    complete: bool = True,
+    ttr: float | None = 1.5,
+    title: str = "Kill one replica",
+    fault: str = "process.kill",
+    landed: bool = True,
+    started: float = T0,
+) -> dict[str, Any]:
     return {
         "schema": "ialr.journal/1",
         "run_id": run_id,
@@ -89,7 +97,7 @@ def test_a_locked_history_says_so_after_the_busy_timeout(tmp_path: Path) -> None
     holder.execute("BEGIN EXCLUSIVE")
     try:
         with (
-            pytest.raises(StoreError, match="stayed locked for 0.2 s"),
+            pytest.raises(StoreError, match=r"stayed locked for 0\.2 s"),
             HistoryStore.open(path, busy_timeout=0.2) as store,
         ):
             store.add(record_journal(journal("r1")))
@@ -118,13 +126,30 @@ def _gameday(tmp_path: Path) -> Path:
         "title": "Quick game day",
         "started_at": T0,
         "ended_at": T0 + 90,
-        "kpis": {"worst_status": "deviated", "availability": 0.998, "requests": 2000,
-                 "requests_failed": 4, "chaos_pass_rate": 0.5, "mttr_mean_s": 1.5,
-                 "alert_accuracy": 0.6, "alert_false_positive_rate": 0.0, "experiments": 2},
-        "alerts": {"evaluated": True, "accuracy": {"overall": {"accuracy": 0.6,
-                   "false_positive_rate": 0.0, "windows": 2, "detected": 1}}},
+        "kpis": {
+            "worst_status": "deviated",
+            "availability": 0.998,
+            "requests": 2000,
+            "requests_failed": 4,
+            "chaos_pass_rate": 0.5,
+            "mttr_mean_s": 1.5,
+            "alert_accuracy": 0.6,
+            "alert_false_positive_rate": 0.0,
+            "experiments": 2,
+        },
+        "alerts": {
+            "evaluated": True,
+            "accuracy": {
+                "overall": {
+                    "accuracy": 0.6,
+                    "false_positive_rate": 0.0,
+                    "windows": 2,
+                    "detected": 1,
+                }
+            },
+        },
         "experiments": [{"journal": str(p), "alerts": a} for p, a in paths],
-    }  # fmt: skip
+    }
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report))
     return path
@@ -143,8 +168,14 @@ def test_a_game_day_records_itself_its_runs_and_its_alert_accuracy(tmp_path: Pat
 
 def test_import_skips_what_is_there_and_names_what_it_cannot_read(tmp_path: Path) -> None:
     _gameday(tmp_path)
-    drill = {"scenario": "writer-lost", "started_at": "2026-12-01T10:00:00Z", "status": "passed",
-             "rto_s": 6.1, "rpo_s": 0.0, "rto_target_s": 900}  # fmt: skip
+    drill = {
+        "scenario": "writer-lost",
+        "started_at": "2026-12-01T10:00:00Z",
+        "status": "passed",
+        "rto_s": 6.1,
+        "rpo_s": 0.0,
+        "rto_target_s": 900,
+    }
     (tmp_path / "drill.json").write_text(json.dumps(drill))
     (tmp_path / "truncated.json").write_text('{"schema": "ialr.journal/1", "run_id": "x", "st')
     with HistoryStore.open(tmp_path / "h.db") as store:
@@ -159,16 +190,40 @@ def test_import_skips_what_is_there_and_names_what_it_cannot_read(tmp_path: Path
 
 
 def test_a_drill_result_becomes_a_recovery_drill() -> None:
-    local = record_drill({"scenario": "dropped-table", "started_at": "2026-12-01T10:00:00+00:00",
-                          "status": "failed", "rto_s": 30.0, "rpo_s": 2.0, "lab": True})  # fmt: skip
+    local = record_drill(
+        {
+            "scenario": "dropped-table",
+            "started_at": "2026-12-01T10:00:00+00:00",
+            "status": "failed",
+            "rto_s": 30.0,
+            "rpo_s": 2.0,
+            "lab": True,
+        }
+    )
     assert local.kind is RecordKind.RECOVERY_DRILL and local.key == "dropped-table"
     assert local.figures["passed"] is False and local.environment == "lab"
-    aws = record_drill({"scenario": "aws-dynamodb-pitr", "started_at": "2026-12-01T10:00:00Z",
-                        "passed": True, "rto_s": 4.0, "rpo_s": None})  # fmt: skip
+    aws = record_drill(
+        {
+            "scenario": "aws-dynamodb-pitr",
+            "started_at": "2026-12-01T10:00:00Z",
+            "passed": True,
+            "rto_s": 4.0,
+            "rpo_s": None,
+        }
+    )
     assert aws.provider == "aws" and aws.status == "passed"
 
 
 def test_record_json_round_trip() -> None:
-    record = Record("x", RecordKind.ROLLOUT, "api", "t", "rolled_back", T0, T0 + 1,
-                    figures={"rolled_back": True}, data={"version": "v2"})  # fmt: skip
+    record = Record(
+        "x",
+        RecordKind.ROLLOUT,
+        "api",
+        "t",
+        "rolled_back",
+        T0,
+        T0 + 1,
+        figures={"rolled_back": True},
+        data={"version": "v2"},
+    )
     assert Record.from_json(json.loads(json.dumps(record.to_json()))) == record

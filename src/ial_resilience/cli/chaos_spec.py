@@ -90,6 +90,33 @@ def _print(reports: list[FileReport], as_json: bool) -> None:
             typer.echo(str(problem))
 
 
+def _aws_reports(
+    reports: list[FileReport],
+    provider: str,
+    scope: Path | None,
+    variables: dict[str, str],
+    system: System | None,
+) -> list[FileReport]:
+    """``reports`` with the FIS problems of every valid experiment (file:line)."""
+    from ial_resilience.aws.fis import check, load_scope
+    from ial_resilience.spec import load_experiment
+
+    if provider != "aws" or scope is None:
+        raise InputError(
+            f"--provider {provider} {'needs --scope FILE' if provider == 'aws' else 'is unknown'}",
+            hint="validate for AWS with --provider aws --scope aws-scope.yaml",
+        )
+    loaded = load_scope(scope)
+    checked = []
+    for report in reports:
+        if report.ok and report.kind is FileKind.EXPERIMENT:
+            problems = check(load_experiment(report.file, variables, system), loaded)
+            if problems:
+                report = FileReport(report.file, report.kind, tuple(problems))
+        checked.append(report)
+    return checked
+
+
 def validate(
     files: Annotated[list[Path], typer.Argument(help="experiment, suite or system files")],
     var: Annotated[
@@ -111,6 +138,13 @@ def validate(
         Path | None,
         typer.Option("--state-dir", help="with --lab: the lab's state dir (default as `lab up`)"),
     ] = None,
+    provider: Annotated[
+        str,
+        typer.Option("--provider", help="aws: also check every fault has a FIS action (--scope)"),
+    ] = "local",
+    scope: Annotated[
+        Path | None, typer.Option("--scope", help="with --provider aws: the AWS scope file")
+    ] = None,
 ) -> None:
     """Check files and print every problem as file:line:col: key: found X; expected Y.
 
@@ -122,6 +156,8 @@ def validate(
     loaded, system_report = _system(system, variables)
     reports = [system_report] if system_report else []
     reports += [_validate(file, variables, loaded) for file in files]
+    if provider != "local":
+        reports = _aws_reports(reports, provider, scope, variables, loaded)
     _print(reports, as_json)
     if any(not report.ok for report in reports):
         raise typer.Exit(int(ExitCode.INVALID_INPUT))
