@@ -19,7 +19,8 @@ from collections.abc import Callable
 from ial_resilience.agent._link_sock import TimingPriority, precise_timers
 from ial_resilience.faults.toxics._stage import Chunk
 
-QUEUE_CAP = 64 << 20  # bytes held per direction before the reader waits (backpressure)
+QUEUE_CAP = 160 << 20  # bytes held per direction before the reader waits: the bandwidth-delay
+# product a fast stream needs (160 MiB = 3.1 GiB/s at 50 ms); beyond it the reader waits
 _SPIN = 0.0004  # seconds before a deadline at which sleeping stops and spinning starts
 _SPIN_QUEUE = 2  # spin only when at most this many chunks are queued
 _TIGHT = 0.00015
