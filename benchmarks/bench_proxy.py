@@ -609,6 +609,18 @@ NOTES = (
     "with real-time priority (SCHED_FIFO) where permitted; 100 echoes per latency (staggered "
     "connections for 200 and 1000 ms), so a p99 is not just the maximum. Timing rows are "
     "sensitive to other load on the 2 shared CPUs; the load average is printed above.",
+    "",
+    "2026-12-07: the in-flight row is also given as the ratio of the link's added p50 to "
+    "socat's in the same run (target: no worse than socat, ≤ 1.0×). Bulk with a 50 ms latency "
+    "toxic: the writer now holds up to 160 MiB per direction before the reader waits (was 64 "
+    "MiB), the bandwidth-delay product of ~3 GiB/s at 50 ms; at 64 MiB the stream was capped "
+    "near 64 MiB / 50 ms = 1.3 GiB/s (measured 1.01-1.13 GiB/s, 0.47-0.77× the no-toxic "
+    "link, in three runs at 06:16 UTC). The row is now the median of 3 interleaved transfers "
+    "with and without the toxic. Raising the 64 pipes a direction may hold to 160 gave no "
+    "clear gain (0.84/0.86× vs 0.74-0.86×) and costs file descriptors, so it stays 64. The "
+    "'bulk ≥ 0.8× direct' row fails on this machine, whose direct loopback copy reaches "
+    "3.4-5.0 GiB/s (1.7 GiB/s on the 2026-11-26 machine): socat reaches 0.3-0.6× direct in the "
+    "same runs, so it is the relay design (one splice thread per direction), not a toxic.",
 )
 
 
