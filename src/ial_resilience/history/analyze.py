@@ -4,9 +4,10 @@
   recover, a game day's availability and alert accuracy, a drill's RTO.
 - **Trend**: the Theil–Sen slope (``scipy.stats.theilslopes``, robust to one odd run) per
   week, and the change from the first to the last value.
-- **Change point**: ``ruptures`` (binary segmentation, least squares) finds the most likely
-  shift in a series of at least 6 values; it is kept only when the two sides differ
-  significantly (Mann–Whitney U, p < 0.05) and by at least 20 %. A change for the worse is a
+- **Change point**: ``ruptures`` (``KernelCPD`` with the linear kernel: least squares, exact) finds the most likely
+  shift in a series of at least 6 values (each side at least 10 % of them); it is kept only
+  when the two sides differ significantly (Mann–Whitney U, p < 0.05 divided by the number of
+  series examined: Bonferroni) and by at least 20 %. A change for the worse is a
   **regression**, reported with the run where it started.
 - **Recommendations** come from the findings, each with its evidence (record ids, figures):
   regressions; experiments that keep deviating; faults that fire no alert; fault families no
@@ -161,7 +162,9 @@ def trend(s: Series) -> Trend | None:
     return Trend(s.subject, s.title, s.figure, len(values), values[0], values[-1], slope)
 
 
-def change_point(s: Series) -> ChangePoint | None:
+def change_point(s: Series, tests: int = 1) -> ChangePoint | None:
+    """The most likely shift of ``s``; kept when significant after a Bonferroni correction
+    over the ``tests`` series examined (p < 0.05 / tests), each side ≥ 10 % of the points."""
     values = [v for _, v in s.points]
     if len(values) < MIN_CHANGE_POINTS or len(set(values)) < 2:
         return None
@@ -170,14 +173,17 @@ def change_point(s: Series) -> ChangePoint | None:
     from scipy.stats import mannwhitneyu
 
     signal = np.asarray(values, dtype=float).reshape(-1, 1)
-    cut = int(ruptures.Binseg(model="l2", min_size=3, jump=1).fit(signal).predict(n_bkps=1)[0])
+    # the linear kernel is the least-squares (l2) cost, computed in C by KernelCPD
+    least = max(3, len(values) // 10)
+    detector = ruptures.KernelCPD(kernel="linear", min_size=least)
+    cut = int(detector.fit(signal).predict(n_bkps=1)[0])
     before, after = values[:cut], values[cut:]
-    if len(before) < 3 or len(after) < 3:
+    if len(before) < least or len(after) < least:
         return None
     p = float(mannwhitneyu(before, after, alternative="two-sided").pvalue)
     mean_before, mean_after = sum(before) / len(before), sum(after) / len(after)
     shift = abs(mean_after - mean_before) / max(abs(mean_before), 1e-9)
-    if p >= P_VALUE or shift < MIN_RELATIVE_SHIFT:
+    if p >= P_VALUE / max(1, tests) or shift < MIN_RELATIVE_SHIFT:
         return None
     higher_better = s.figure in HIGHER_IS_BETTER
     worse = mean_after < mean_before if higher_better else mean_after > mean_before
@@ -299,7 +305,8 @@ def _kpi_misses(records: Sequence[Record], now: float) -> list[Recommendation]:
 def analyze(records: Sequence[Record], now: float) -> Analysis:
     every = series(records)
     trends = [t for s in every if (t := trend(s)) is not None]
-    changes = [c for s in every if (c := change_point(s)) is not None]
+    tested = sum(1 for s in every if len(s.points) >= MIN_CHANGE_POINTS)
+    changes = [c for s in every if (c := change_point(s, tested)) is not None]
     recommendations = [
         *(
             Recommendation(
