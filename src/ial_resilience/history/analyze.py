@@ -4,11 +4,11 @@
   recover, a game day's availability and alert accuracy, a drill's RTO.
 - **Trend**: the Theil–Sen slope (``scipy.stats.theilslopes``, robust to one odd run) per
   week, and the change from the first to the last value.
-- **Change point**: ``ruptures`` (``KernelCPD`` with the linear kernel: least squares, exact) finds the most likely
-  shift in a series of at least 6 values (each side at least 10 % of them); it is kept only
-  when the two sides differ significantly (Mann–Whitney U, p < 0.05 divided by the number of
-  series examined: Bonferroni) and by at least 20 %. A change for the worse is a
-  **regression**, reported with the run where it started.
+- **Change point**: ``ruptures`` (``KernelCPD``, linear kernel: exact least squares) finds
+  the most likely shift in a series of at least 6 values (each side at least 10 % of them);
+  it is kept only when the two sides differ significantly (Mann–Whitney U, p < 0.05 divided
+  by the number of series examined: Bonferroni) and by at least 20 %. A change for the worse
+  is a **regression**, reported with the run where it started.
 - **Recommendations** come from the findings, each with its evidence (record ids, figures):
   regressions; experiments that keep deviating; faults that fire no alert; fault families no
   experiment covers; experiments not run for 14 days; KPIs that miss their target.
