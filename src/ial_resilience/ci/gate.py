@@ -41,21 +41,30 @@ class GateResult:
     parts: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "exit_code": self.exit_code, "min_score": self.min_score,
-                "score": self.score, "reasons": list(self.reasons), "parts": list(self.parts)}  # fmt: skip
+        return {
+            "passed": self.passed,
+            "exit_code": self.exit_code,
+            "min_score": self.min_score,
+            "score": self.score,
+            "reasons": list(self.reasons),
+            "parts": list(self.parts),
+        }
 
     def markdown(self) -> str:
         verdict = "passed ✅" if self.passed else f"failed ❌ (exit {self.exit_code})"
         score = "not enough data" if self.score is None else f"{self.score:.1f}"
-        lines = [f"**Deploy gate {verdict}**: resilience score {score} (minimum "
-                 f"{self.min_score:g})."]  # fmt: skip
+        lines = [
+            f"**Deploy gate {verdict}**: resilience score {score} (minimum {self.min_score:g})."
+        ]
         lines += [f"- {reason}" for reason in self.reasons]
         if self.parts:
             lines += ["", "| part | weight | value | detail |", "|---|---|---|---|"]
             for p in self.parts:
                 value = "–" if p.get("value") is None else f"{float(p['value']):.1f}"
-                lines.append(f"| {p.get('name')} | {p.get('weight')} | {value} | "
-                             f"{str(p.get('detail', '')).replace('|', '/')} |")  # fmt: skip
+                lines.append(
+                    f"| {p.get('name')} | {p.get('weight')} | {value} | "
+                    f"{str(p.get('detail', '')).replace('|', '/')} |"
+                )
         return "\n".join(lines)
 
 

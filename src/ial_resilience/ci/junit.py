@@ -33,9 +33,13 @@ def junit_xml(report: Mapping[str, Any], classname: str) -> str:
     for e in experiments:
         duration = float(e.get("ended_at") or 0.0) - float(e.get("started_at") or 0.0)
         case = ET.SubElement(
-            suite, "testcase", classname=classname, name=str(e.get("title")),
-            file=str(e.get("file") or ""), time=f"{max(duration, 0.0):.3f}",
-        )  # fmt: skip
+            suite,
+            "testcase",
+            classname=classname,
+            name=str(e.get("title")),
+            file=str(e.get("file") or ""),
+            time=f"{max(duration, 0.0):.3f}",
+        )
         status, reason = str(e.get("status")), str(e.get("reason") or "")
         if status in FAILED or status == "error":
             tag = "error" if status == "error" else "failure"

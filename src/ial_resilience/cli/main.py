@@ -27,10 +27,12 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "observe": ("ial_resilience.cli.observe", "app"),
     "alerts": ("ial_resilience.cli.alerts", "app"),
     "lab": ("ial_resilience.cli.lab", "app"),
+    "schedule": ("ial_resilience.cli.schedule", "app"),
 }
 _COMMANDS: dict[str, str] = {
     "demo": "ial_resilience.cli.demo",
     "gameday": "ial_resilience.cli.gameday",
+    "ci": "ial_resilience.cli.ci",
 }
 
 HELP = (

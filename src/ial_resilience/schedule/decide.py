@@ -47,8 +47,12 @@ class Decision:
     reason: str
 
     def to_json(self) -> dict[str, object]:
-        return {"due": self.due, "next_at": self.next_at, "next_at_utc": utc(self.next_at),
-                "reason": self.reason}  # fmt: skip
+        return {
+            "due": self.due,
+            "next_at": self.next_at,
+            "next_at_utc": utc(self.next_at),
+            "reason": self.reason,
+        }
 
 
 def utc(ts: float) -> str:

@@ -29,6 +29,8 @@ from ial_resilience.spec.suite import Schedule, Suite
 SUITE_LOCK = "suites"
 """The lock's system name: one suite at a time per state directory (one lab)."""
 POLL_S = 60.0
+SAME_RUN_S = 120.0
+"""A session start and a history record this close together are the same run."""
 RETRY_S = 30.0
 """After a refused or failed start, wait this long before trying that suite again."""
 
@@ -98,19 +100,30 @@ class Scheduler:
         if unscheduled:
             raise InputError(
                 f"{', '.join(map(str, unscheduled))}: no schedule block",
-                hint="add `schedule: {cron: \"0 3 * * *\"}` to the suite (see examples/suite.yaml)",
+                hint='add `schedule: {cron: "0 3 * * *"}` to the suite (see examples/suite.yaml)',
             )
         self.suites, self.runner, self.past_runs = list(suites), runner, past_runs
         self.clock, self.state_dir, self.poll_s = clock, state_dir, poll_s
         self.log_path = state_dir / "schedule" / "outcomes.jsonl"
         self._retry_at: dict[str, float] = {}
+        self._started: dict[str, list[PastRun]] = {}
+
+    def runs_of(self, key: str) -> list[PastRun]:
+        """The history's runs, plus this session's starts the history does not hold (yet)."""
+        recorded = list(self.past_runs(key))
+        own = [
+            run
+            for run in self._started.get(key, [])
+            if not any(abs(r.started_at - run.started_at) < SAME_RUN_S for r in recorded)
+        ]
+        return recorded + own
 
     def decisions(self) -> list[tuple[ScheduledSuite, Decision]]:
         now = self.clock.now()
         result = []
         for item in self.suites:
             assert item.schedule is not None
-            result.append((item, decide(item.schedule, self.past_runs(item.key), now)))
+            result.append((item, decide(item.schedule, self.runs_of(item.key), now)))
         return result
 
     def tick(self) -> list[Outcome]:
@@ -130,14 +143,31 @@ class Scheduler:
         try:
             with suite_lock(self.state_dir, title):
                 result = self.runner(item)
-            outcome = Outcome(item.key, title, at, "ran", result.status, result.exit_code,
-                              result.reason or decision.reason, result.report)  # fmt: skip
+            outcome = Outcome(
+                item.key,
+                title,
+                at,
+                "ran",
+                result.status,
+                result.exit_code,
+                result.reason or decision.reason,
+                result.report,
+            )
+            self._started.setdefault(item.key, []).append(PastRun(at, result.status))
         except LockHeld as error:
-            outcome = Outcome(item.key, title, at, "skipped", "skipped", int(error.exit_code),
-                              error.message)  # fmt: skip
+            outcome = Outcome(
+                item.key, title, at, "skipped", "skipped", int(error.exit_code), error.message
+            )
         except IalrError as error:
-            outcome = Outcome(item.key, title, at, "error", "error", int(error.exit_code),
-                              f"{type(error).__name__}: {error.message}")  # fmt: skip
+            outcome = Outcome(
+                item.key,
+                title,
+                at,
+                "error",
+                "error",
+                int(error.exit_code),
+                f"{type(error).__name__}: {error.message}",
+            )
         self._log(outcome)
         return outcome
 
@@ -190,8 +220,14 @@ def _ran(outcomes: Sequence[Outcome]) -> int:
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:
     """0 when nothing failed; else the worst code (a suite's, 4 for a skip, 5 for an error)."""
-    order = [ExitCode.PROVIDER_ERROR, ExitCode.INVALID_INPUT, ExitCode.ABORTED,
-             ExitCode.DEVIATED, ExitCode.INCONCLUSIVE, ExitCode.REFUSED]  # fmt: skip
+    order = [
+        ExitCode.PROVIDER_ERROR,
+        ExitCode.INVALID_INPUT,
+        ExitCode.ABORTED,
+        ExitCode.DEVIATED,
+        ExitCode.INCONCLUSIVE,
+        ExitCode.REFUSED,
+    ]
     codes = {o.exit_code for o in outcomes}
     for code in order:
         if int(code) in codes:

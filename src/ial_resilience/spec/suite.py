@@ -140,6 +140,20 @@ def load_suite(
     return suite.model_copy(update={"experiments": tuple(entries)})
 
 
+def load_suite_header(path: str | Path) -> Suite:
+    """The suite file's own keys (title, schedule, entries' paths), experiments not loaded.
+
+    For commands that only need when a suite runs (``ialr schedule list``): no variables are
+    needed; problems of the suite file itself (a bad cron) are a ``SpecError`` at file:line.
+    """
+    document = read_document(path)
+    problems = shape_problems(document, "version, title and experiments")
+    suite, model_problems = validate_model(document, Suite)
+    raise_problems(problems + model_problems)
+    assert suite is not None
+    return suite
+
+
 def _load_entry(
     document: Document, index: int, entry: SuiteEntry, sources: Variables, system: System | None
 ) -> tuple[SuiteEntry, list[Problem]]:
