@@ -23,6 +23,7 @@ from ial_resilience.ci.summary import markdown_summary
 from ial_resilience.engine.plan import slug
 from ial_resilience.errors import InputError
 from ial_resilience.gameday import Gameday, GamedayObserver, GamedayOptions, GamedayResult
+from ial_resilience.gameday.alerts import DRAIN_S
 from ial_resilience.schedule.scheduler import suite_lock
 
 
@@ -39,6 +40,7 @@ class CiOptions:
     step_summary: Path | None = None
     gate: bool = False
     min_score: float = 80.0
+    alert_drain_s: float = DRAIN_S
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def run_suite(options: CiOptions, observer: GamedayObserver, *, lock: bool = Tru
             state_dir=options.state_dir,
             rate=options.rate,
             variables=dict(options.variables),
+            alert_drain_s=options.alert_drain_s,
         ),
         observer,
     )

@@ -41,6 +41,18 @@ def _score(history: Path | None) -> Any:
     return resilience_score(records, time.time())
 
 
+def _duration(text: str) -> float:
+    from ial_resilience.errors import InputError
+    from ial_resilience.units import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise InputError(
+            f"--alert-drain {text!r} is not a duration", hint="write e.g. 15s"
+        ) from None
+
+
 def register(app: typer.Typer) -> None:
     """Add ``ci`` to the root app."""
 
@@ -70,6 +82,9 @@ def register(app: typer.Typer) -> None:
         keep_lab: Annotated[
             bool, typer.Option("--keep-lab", help="leave a lab started here running")
         ] = False,
+        alert_drain: Annotated[
+            str, typer.Option("--alert-drain", help="evaluate alerts this long after the last")
+        ] = "15s",
         history: Annotated[
             Path | None, typer.Option("--history", help="history file (default $IALR_HISTORY)")
         ] = None,
@@ -91,6 +106,7 @@ def register(app: typer.Typer) -> None:
             step_summary=Path(step) if step else None,
             gate=gate,
             min_score=min_score,
+            alert_drain_s=_duration(alert_drain),
         )
         console = Console(highlight=False, soft_wrap=True)
         with sigterm_interrupts(), observer(console, as_json) as progress:
