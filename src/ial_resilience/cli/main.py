@@ -39,7 +39,8 @@ HELP = (
     "IaL resilience toolkit: chaos experiments that always revert, backups proven by "
     "restore, alerting that is itself tested.\n\n"
     "Exit codes: 0 passed, 1 deviated, 2 aborted by a guardrail, 3 invalid input, "
-    "4 refused by safety policy, 5 provider error, 6 inconclusive."
+    "4 refused by safety policy, 5 provider error, 6 inconclusive, "
+    "7 deploy gate failed (ialr ci --gate)."
 )
 
 
