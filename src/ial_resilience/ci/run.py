@@ -21,9 +21,10 @@ from ial_resilience.ci.gate import GateResult, ScoreLike, judge
 from ial_resilience.ci.junit import junit_xml
 from ial_resilience.ci.summary import markdown_summary
 from ial_resilience.engine.plan import slug
-from ial_resilience.errors import InputError
+from ial_resilience.errors import IalrError, InputError
 from ial_resilience.gameday import Gameday, GamedayObserver, GamedayOptions, GamedayResult
 from ial_resilience.gameday.alerts import DRAIN_S
+from ial_resilience.schedule import history_io
 from ial_resilience.schedule.scheduler import suite_lock
 
 
@@ -51,6 +52,7 @@ class CiResult:
     summary: Path
     markdown: str
     gate: GateResult | None
+    warning: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         report = self.gameday.report
@@ -101,14 +103,26 @@ def run_suite(options: CiOptions, observer: GamedayObserver, *, lock: bool = Tru
 
 
 def run_ci(
-    options: CiOptions, observer: GamedayObserver, score: ScoreSource | None = None
+    options: CiOptions,
+    observer: GamedayObserver,
+    *,
+    history: Path | None = None,
+    score: ScoreSource | None = None,
 ) -> CiResult:
-    """Run the suite, write JUnit + summary, judge the gate; the exit code of the pipeline."""
+    """Run the suite, record it, write JUnit + summary, judge the gate (score: the history's
+    resilience score unless ``score`` is given); the exit code of the pipeline."""
     result = run_suite(options, observer)
     report = result.report
+    warning = history_io.record_gameday(report, result.json_path)
     verdict = None
     if options.gate:
-        verdict = judge(result.exit_code, score() if score is not None else None, options.min_score)
+        source = score or (lambda: history_io.resilience_score(history))
+        try:
+            verdict = judge(result.exit_code, source(), options.min_score)
+        except IalrError as error:  # the store is unusable: the gate cannot pass
+            code = result.exit_code or int(error.exit_code)
+            reason = f"no resilience score: {error.message}"
+            verdict = GateResult(False, code, options.min_score, None, (reason,))
     code = result.exit_code if verdict is None else verdict.exit_code
     junit = options.junit or options.output / "junit.xml"
     summary = options.summary or options.output / "summary.md"
@@ -117,4 +131,4 @@ def run_ci(
     write_text(summary, markdown)
     if options.step_summary is not None:
         write_text(options.step_summary, markdown + "\n", append=True)
-    return CiResult(result, code, junit, summary, markdown, verdict)
+    return CiResult(result, code, junit, summary, markdown, verdict, warning)

@@ -10,7 +10,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -30,15 +30,6 @@ HELP = (
     "computed yet.\n\n"
     "Example: ialr ci chaos/quick-suite.yaml --gate --min-score 80 --junit junit.xml"
 )
-
-
-def _score(history: Path | None) -> Any:
-    from ial_resilience.history import HistoryStore
-    from ial_resilience.history.score import resilience_score
-
-    with HistoryStore.open(history) as store:
-        records = store.records()
-    return resilience_score(records, time.time())
 
 
 def _duration(text: str) -> float:
@@ -110,7 +101,9 @@ def register(app: typer.Typer) -> None:
         )
         console = Console(highlight=False, soft_wrap=True)
         with sigterm_interrupts(), observer(console, as_json) as progress:
-            result = run_ci(options, progress, score=lambda: _score(history))
+            result = run_ci(options, progress, history=history)
+        if result.warning:
+            typer.echo(f"Warning: {result.warning}", err=True)
         if as_json:
             typer.echo(json.dumps(result.to_json(), indent=1))
         else:
