@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ial_resilience.cli.main import main
-from ial_resilience.history import HistoryStore, Record, RecordKind
 from ial_resilience.schedule.scheduler import suite_lock
 
 EXPERIMENT = """\
@@ -35,8 +35,15 @@ def suite(tmp_path: Path, cron: str = "0 3 * * *", extra: str = "") -> Path:
     return path
 
 
-def record(history: Path, started_at: float, status: str) -> None:
-    with HistoryStore.open(history) as store:
+@pytest.fixture
+def history() -> Any:
+    """The history package (INTERFACES §8); these tests need it (it is built alongside)."""
+    return pytest.importorskip("ial_resilience.history")
+
+
+def record(history: Any, path: Path, started_at: float, status: str) -> None:
+    HistoryStore, Record, RecordKind = history.HistoryStore, history.Record, history.RecordKind
+    with HistoryStore.open(path) as store:
         store.add(
             Record(
                 id=f"gd-{started_at}",
@@ -57,7 +64,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def test_list_says_never_run_is_due_then_reads_the_history(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], _own_history: Path
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], _own_history: Path, history: Any
 ) -> None:
     path = suite(tmp_path, extra="  adaptive: {after_failure: 0.5}\n")
     code, out, _ = run(capsys, "list", str(path), "--json")
@@ -65,7 +72,7 @@ def test_list_says_never_run_is_due_then_reads_the_history(
     (row,) = json.loads(out)["suites"]
     assert row["due"] is True and row["reason"] == "no run on record" and row["runs"] == 0
     now = time.time()
-    record(_own_history, now - 60, "deviated")
+    record(history, _own_history, now - 60, "deviated")
     code, out, _ = run(capsys, "list", str(path), "--json")
     (row,) = json.loads(out)["suites"]
     assert row["runs"] == 1 and row["due"] is False
@@ -75,16 +82,16 @@ def test_list_says_never_run_is_due_then_reads_the_history(
 
 
 def test_run_once_with_nothing_due_runs_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], _own_history: Path
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], _own_history: Path, history: Any
 ) -> None:
     path = suite(tmp_path, cron="0 3 * * *", extra="  min_interval: 6h\n")
-    record(_own_history, time.time() - 10, "passed")
+    record(history, _own_history, time.time() - 10, "passed")
     code, out, _ = run(capsys, "run", str(path), "--once", "--state-dir", str(tmp_path / "s"))
     assert code == 0 and "nothing was due" in out
 
 
 def test_run_overlapping_a_running_suite_is_skipped_with_exit_4(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], history: Any
 ) -> None:
     path, state = suite(tmp_path), tmp_path / "state"
     with suite_lock(state, "ialr ci chaos/quick-suite.yaml"):
