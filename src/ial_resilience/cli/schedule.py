@@ -240,10 +240,14 @@ def deploy(
 
     The suite's 5-field cron becomes AWS's cron(...) (UTC); each schedule's target is
     arn:aws:scheduler:::aws-sdk:fis:startExperiment with the template's id. Deploying again
-    updates in place; --delete removes schedules, templates and the group.
+    updates in place; --delete removes schedules, templates and the group. The experiment
+    files must load: give their variables with --var (probes are not part of a FIS template,
+    but are checked like everywhere else). EventBridge has no min_interval, daily_limit or
+    adaptive: those apply to `ialr schedule run` only.
 
     Example: ialr schedule deploy --aws chaos/quick-suite.yaml --scope examples/aws-scope.yaml
     --scheduler-role-arn arn:aws:iam::123456789012:role/ialr-scheduler --dry-run
+    --var lb=https://shop.example.com --var loadgen=... --var control=... --var replica.api-1=...
     """
     from ial_resilience.aws._session import AwsTarget
     from ial_resilience.schedule import aws_deploy
