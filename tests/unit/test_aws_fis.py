@@ -232,3 +232,17 @@ def test_the_library_renders_or_is_refused_with_a_reason() -> None:
             assert len(body["actions"]) == len(experiment.method)
             rendered += 1
     assert rendered >= 6 and refused >= 4
+
+
+def test_stop_condition_alarms_come_from_the_alert_rules() -> None:
+    from ial_resilience.aws.fis_alarms import stop_condition_alarms
+    from ial_resilience.aws.obs_model import AlarmKind, Kind
+    from ial_resilience.aws.obs_scope import Scope
+
+    alarms = stop_condition_alarms(Scope.for_environment("lab"), "arn:aws:sns:us-east-1:1:t")
+    assert [a.name for a in alarms[:3]] == [
+        "ialr-lab-alb-5xx", "ialr-lab-alb-latency-p99", "ialr-lab-ecs-running-low"
+    ]  # fmt: skip
+    assert len(alarms) == 5 and all(a.kind is Kind.ALARM for a in alarms)
+    assert {a.alarm_kind for a in alarms[3:]} == {AlarmKind.BURN_RATE}
+    assert all(a.spec["AlarmName"] == a.name for a in alarms)

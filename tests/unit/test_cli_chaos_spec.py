@@ -113,3 +113,36 @@ def test_validate_with_lab_but_no_lab_running_says_how_to_start_one(
     err = capsys.readouterr().err
     assert code == 3
     assert f"no lab is running (no lab.json in {tmp_path})" in err and "ialr lab up" in err
+
+
+def test_run_with_lab_but_no_lab_running_applies_nothing_and_says_how_to_start_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    experiment = str(EXAMPLES / "walkthrough" / "inventory-latency.yaml")
+    code = main(["chaos", "run", "--lab", "--state-dir", str(tmp_path), experiment])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "no lab is running" in err and "ialr lab up" in err
+    assert not (tmp_path / "ledgers").exists()
+
+
+def test_a_lab_system_file_is_checked_as_lab_up_reads_it() -> None:
+    files = [
+        str(EXAMPLES / "walkthrough" / "system.yaml"),
+        str(EXAMPLES.parent / "src" / "ial_resilience" / "lab" / "system.yaml"),
+    ]
+    result = runner.invoke(app, ["chaos", "validate", *files])
+    assert result.exit_code == 0, result.output
+    assert "OK " in result.output and "system 'catalog': 2 links, 2 processes" in result.output
+    assert "system 'lab': 4 links, 5 processes" in result.output
+
+
+def test_a_lab_system_file_with_a_bad_after_is_reported_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "system.yaml"
+    path.write_text(
+        "version: 1\nname: x\nports: {a: 0}\nprocesses:\n"
+        '  p: {command: ["${python}", "-c", "1"], after: [q]}\n'
+    )
+    result = runner.invoke(app, ["chaos", "validate", str(path)])
+    assert result.exit_code == 3
+    assert f"{path}:5:" in result.output and "unknown part 'q'" in result.output

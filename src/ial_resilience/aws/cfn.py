@@ -63,6 +63,7 @@ class Template:
     """A CloudFormation template; ``add_*`` refuse a logical id that is already taken."""
 
     description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
     conditions: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -95,6 +96,7 @@ class Template:
             "Description": self.description,
         }
         for key, section in (
+            ("Metadata", self.metadata),
             ("Parameters", self.parameters),
             ("Conditions", self.conditions),
             ("Resources", self.resources),

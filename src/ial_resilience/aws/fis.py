@@ -146,7 +146,7 @@ def render_template(
 def check(experiment: Any, scope: AwsScope) -> list[Problem]:
     """Every step of ``experiment`` that cannot run on ``scope``, at its file:line."""
     problems: list[Problem] = []
-    document = _document(experiment)
+    document = _LazyDocument(experiment)  # read again only when there is a problem to place
     for index, step in enumerate(experiment.method):
         target = experiment.targets[step.target]
         kind = target.kind.value
@@ -182,7 +182,7 @@ def check(experiment: Any, scope: AwsScope) -> list[Problem]:
 
 
 def _parameter_problems(
-    document: Document | None,
+    document: _LazyDocument,
     experiment: Any,
     scope: AwsScope,
     index: int,
@@ -220,6 +220,18 @@ def _parameter_problems(
     return problems
 
 
+class _LazyDocument:
+    def __init__(self, experiment: Any) -> None:
+        self.experiment = experiment
+        self.loaded = False
+        self.document: Document | None = None
+
+    def get(self) -> Document | None:
+        if not self.loaded:
+            self.document, self.loaded = _document(self.experiment), True
+        return self.document
+
+
 def _document(experiment: Any) -> Document | None:
     source = getattr(experiment, "source", "")
     if not source:
@@ -231,12 +243,13 @@ def _document(experiment: Any) -> Document | None:
 
 
 def _problem(
-    document: Document | None,
+    lazy: _LazyDocument | Document | None,
     experiment: Any,
     path: tuple[str | int, ...],
     found: str,
     expected: str,
 ) -> Problem:
+    document = lazy.get() if isinstance(lazy, _LazyDocument) else lazy
     if document is None:
         key = ".".join(str(p) for p in path)
         return Problem(

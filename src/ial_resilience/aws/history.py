@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ial_resilience import history
 from ial_resilience.agent.state import recovery_history_dir
 from ial_resilience.errors import StoreError
 
@@ -75,6 +76,7 @@ def record(result: DrillResult, directory: Path | None = None) -> Path:
         target_dir.mkdir(parents=True, exist_ok=True)
         temporary.write_text(json.dumps(result.as_json(), indent=2, sort_keys=True) + "\n")
         temporary.replace(path)
+        history.save([history.record_drill(result.as_json(), path)])
     except OSError as error:
         raise StoreError(
             f"cannot write the drill result to {path}: {error.strerror or error}",

@@ -1,9 +1,9 @@
 """Monthly cost estimate of what the observability set-up creates, from a dated price table.
 
-Prices: us-east-1 list prices in USD, recorded in June 2025 from
-https://aws.amazon.com/cloudwatch/pricing/ and https://aws.amazon.com/xray/pricing/ (first
-pricing tier; free tier not subtracted). They are not fetched at run time: check the pages
-before budgeting. Query definitions, X-Ray groups and sampling rules, SNS topics and
+Prices: us-east-1 list prices in USD from the one dated price table ``aws/data/prices.json``
+(first pricing tier; free tier not subtracted; ``ialr observe cost --report`` reads the same
+file). They are not fetched at run time: check the pages before budgeting. Query definitions,
+X-Ray groups and sampling rules, SNS topics and
 Application Insights itself cost nothing; their CloudWatch resources are counted here.
 
 Alarm billing follows CloudWatch: per alarm metric (an anomaly-detection alarm counts 3: the
@@ -17,20 +17,42 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ial_resilience.aws.obs_model import AlarmKind, Desired, Kind
+from ial_resilience.errors import InputError
 
-PRICES_AS_OF = "2025-06"
-PRICE_SOURCE = "aws.amazon.com/cloudwatch/pricing, aws.amazon.com/xray/pricing (us-east-1)"
-DASHBOARD_MONTH = 3.00
-ALARM_METRIC_MONTH = 0.10
-HIGH_RESOLUTION_ALARM_METRIC_MONTH = 0.30
-COMPOSITE_ALARM_MONTH = 0.50
-CUSTOM_METRIC_MONTH = 0.30
-INSIGHTS_PER_GB_SCANNED = 0.005
-XRAY_PER_MILLION_RECORDED = 5.00
-XRAY_PER_MILLION_SCANNED = 0.50
+PRICE_FILE = Path(__file__).with_name("data") / "prices.json"
+
+
+def load_prices(path: Path = PRICE_FILE) -> dict[str, Any]:
+    """The one price table (``aws/data/prices.json``: date, region, prices, usage defaults)."""
+    try:
+        table: dict[str, Any] = json.loads(path.read_text())
+        missing = [k for k in ("prices_as_of", "source", "prices", "usage") if k not in table]
+        if missing:
+            raise KeyError(", ".join(missing))
+    except (OSError, ValueError, KeyError) as error:
+        raise InputError(
+            f"price file {path} is unreadable or incomplete ({error})",
+            hint="it needs prices_as_of, source, prices and usage (see aws/data/prices.json)",
+        ) from error
+    return table
+
+
+_TABLE = load_prices()
+_PRICE = _TABLE["prices"]
+PRICES_AS_OF = str(_TABLE["prices_as_of"])
+PRICE_SOURCE = str(_TABLE["source"])
+DASHBOARD_MONTH = float(_PRICE["cloudwatch_dashboard_month"])
+ALARM_METRIC_MONTH = float(_PRICE["cloudwatch_alarm_metric_month"])
+HIGH_RESOLUTION_ALARM_METRIC_MONTH = float(_PRICE["cloudwatch_high_resolution_alarm_metric_month"])
+COMPOSITE_ALARM_MONTH = float(_PRICE["cloudwatch_composite_alarm_month"])
+CUSTOM_METRIC_MONTH = float(_PRICE["cloudwatch_custom_metric_month"])
+INSIGHTS_PER_GB_SCANNED = float(_PRICE["logs_insights_per_gb_scanned"])
+XRAY_PER_MILLION_RECORDED = float(_PRICE["xray_per_million_recorded"])
+XRAY_PER_MILLION_SCANNED = float(_PRICE["xray_per_million_scanned"])
 ANOMALY_ALARM_METRICS = 3
 CUSTOM_PREFIX = "IaL/"
 

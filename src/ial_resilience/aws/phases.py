@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ial_resilience.aws import phase_00c, phase_00d
+from ial_resilience.aws import phase_00c, phase_00d, phase_00e
 from ial_resilience.aws.cfn import Template, render_yaml
 from ial_resilience.errors import InputError
 
@@ -77,3 +77,4 @@ def drifted(name: str, directory: Path) -> bool:
 
 register_phase(phase_00c.NAME, phase_00c.build)
 register_phase("00d-backup-strategy", phase_00d.build)
+register_phase(phase_00e.NAME, phase_00e.build)

@@ -32,6 +32,7 @@ from pathlib import Path
 import psycopg
 from pydantic import BaseModel, ConfigDict
 
+from ial_resilience import history
 from ial_resilience.agent.state import recovery_history_dir
 from ial_resilience.backup import restore as restoring
 from ial_resilience.backup.models import Manifest, PhysicalFormat, SourceKind, TableSnapshot
@@ -98,6 +99,7 @@ def record(result: DrillResult, directory: Path | None = None) -> Path:
     where = "lab-" if result.lab else ""
     path = directory / f"{stamp}-{where}{result.scenario.value}.json"
     path.write_text(result.model_dump_json(indent=2))
+    history.save([history.record_drill(result.model_dump(mode="json"), path)])
     return path
 
 

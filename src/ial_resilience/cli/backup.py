@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
+from ial_resilience import history as results
 from ial_resilience.aws import history as aws_history
 from ial_resilience.backup import drills, procedures, restore, retention, sources, verify
 from ial_resilience.backup.models import Compression, PhysicalFormat, SnapshotMode, SourceKind
@@ -76,8 +78,9 @@ def _choice(
     try:
         return enum(value)
     except ValueError:
-        raise InputError(f"{flag}: {value!r}; expected one of "
-                         f"{', '.join(e.value for e in enum)}") from None  # fmt: skip
+        raise InputError(
+            f"{flag}: {value!r}; expected one of {', '.join(e.value for e in enum)}"
+        ) from None
 
 
 # -- backup -------------------------------------------------------------------------------
@@ -109,8 +112,7 @@ def run(
     Into S3 the files are uploaded first and the manifest last; a backup interrupted before
     its manifest stays unlisted (its objects remain under backups/ID/ until removed).
     """
-    store = open_repo(repo, Aws(region, profile, endpoint_url), existing=False,
-                      max_bytes=max_bytes)  # fmt: skip
+    store = open_repo(repo, Aws(region, profile, endpoint_url), existing=False, max_bytes=max_bytes)
     request = sources.BackupRequest(
         source=source,
         kind=sources.detect_kind(source, kind),
@@ -119,8 +121,38 @@ def run(
         max_rate=max_rate,
         snapshot=_choice(snapshot, SnapshotMode, "--snapshot"),
     )
-    with _progress(f"backup {request.kind.value}", as_json) as step:
-        manifest = sources.run_backup(store, request, on_step=step)
+    started = time.time()
+    try:
+        with _progress(f"backup {request.kind.value}", as_json) as step:
+            manifest = sources.run_backup(store, request, on_step=step)
+    except BackupError as error:
+        results.save(
+            [
+                results.record_backup(
+                    backup_id=None,
+                    source=source,
+                    kind=request.kind.value,
+                    started=started,
+                    ended=time.time(),
+                    success=False,
+                    error=error.message,
+                )
+            ]
+        )
+        raise
+    results.save(
+        [
+            results.record_backup(
+                backup_id=manifest.id,
+                source=source,
+                kind=request.kind.value,
+                started=started,
+                ended=time.time(),
+                success=True,
+                size=manifest.size,
+            )
+        ]
+    )
     if as_json:
         _print_json(manifest.summary())
         return
@@ -185,15 +217,33 @@ def verify_(
         _progress(f"verify {manifest.id}", as_json) as step,
         local_copy(store, manifest, with_wal=False, step=step) as local,
     ):
+        started = time.time()
         report = verify.verify(local, manifest, by_restore=not no_restore, on_step=step)
+    results.save(
+        [
+            results.record_backup(
+                backup_id=manifest.id,
+                source=manifest.source,
+                kind=manifest.kind.value,
+                started=started,
+                ended=time.time(),
+                success=report.passed,
+                verified=report.passed,
+            )
+        ]
+    )
     if as_json:
         _print_json(report.as_json())
     else:
         table = Table("check", "status", "time", "detail")
         for check in report.checks:
             colour = {"passed": "green", "failed": "red"}.get(check.status.value, "yellow")
-            table.add_row(check.name, f"[{colour}]{check.status.value}[/]",
-                          format_duration(check.seconds), check.detail)  # fmt: skip
+            table.add_row(
+                check.name,
+                f"[{colour}]{check.status.value}[/]",
+                format_duration(check.seconds),
+                check.detail,
+            )
         _console().print(table)
     if not report.passed:
         failed = [c for c in report.checks if c.status == verify.CheckStatus.FAILED]
@@ -210,11 +260,13 @@ def _parse_time(text: str | None) -> datetime | None:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise InputError(f"--to {text!r} is not an ISO 8601 time such as "
-                         "2026-11-25T10:00:00Z") from None  # fmt: skip
+        raise InputError(
+            f"--to {text!r} is not an ISO 8601 time such as 2026-11-25T10:00:00Z"
+        ) from None
     if when.tzinfo is None:
-        raise InputError(f"--to {text!r} has no time zone",
-                         hint="add Z (UTC) or an offset such as +01:00")  # fmt: skip
+        raise InputError(
+            f"--to {text!r} has no time zone", hint="add Z (UTC) or an offset such as +01:00"
+        )
     return when
 
 
@@ -285,8 +337,10 @@ def prune(
     """
     policy = retention.RetentionPolicy(keep_last, hourly, daily, weekly, monthly)
     if policy.is_empty:
-        raise InputError("no retention rule given: pruning would remove every backup",
-                         hint="pass e.g. --keep-last 7 --daily 14 --weekly 8")  # fmt: skip
+        raise InputError(
+            "no retention rule given: pruning would remove every backup",
+            hint="pass e.g. --keep-last 7 --daily 14 --weekly 8",
+        )
     store = open_repo(repo, Aws(region, profile, endpoint_url))
     manifests = store.manifests()
     decision = retention.decide_repository(policy, manifests)
@@ -298,8 +352,14 @@ def prune(
         for key in wal:
             store.delete(key)
     if as_json:
-        _print_json({"dry_run": dry_run, "keep": {k: list(v) for k, v in decision.keep.items()},
-                     "remove": list(decision.remove), "remove_wal": wal})  # fmt: skip
+        _print_json(
+            {
+                "dry_run": dry_run,
+                "keep": {k: list(v) for k, v in decision.keep.items()},
+                "remove": list(decision.remove),
+                "remove_wal": wal,
+            }
+        )
         return
     verb = "would remove" if dry_run else "removed"
     console = _console()
@@ -353,9 +413,14 @@ def _run_one(scenario: drills.Scenario, rows: int, scale: int, quiet: bool) -> d
         try:
             return drills.run_drill(scenario, rows=rows, pgbench_scale=scale, on_step=step)
         except IalrError as error:
-            return drills.DrillResult(scenario=scenario, started_at=started,
-                                      status=drills.DrillStatus.FAILED, rto_s=None, rpo_s=None,
-                                      detail=f"drill failed: {error.message}")  # fmt: skip
+            return drills.DrillResult(
+                scenario=scenario,
+                started_at=started,
+                status=drills.DrillStatus.FAILED,
+                rto_s=None,
+                rpo_s=None,
+                detail=f"drill failed: {error.message}",
+            )
 
 
 def _run_on_lab(
@@ -364,8 +429,9 @@ def _run_on_lab(
     from ial_resilience.backup import lab_drills
 
     with _progress("lab drills", quiet) as step:
-        return lab_drills.run_lab_drills(chosen, state_dir=state_dir, keep_lab=keep_lab,
-                                         on_step=step)  # fmt: skip
+        return lab_drills.run_lab_drills(
+            chosen, state_dir=state_dir, keep_lab=keep_lab, on_step=step
+        )
 
 
 def _name(result: drills.DrillResult) -> str:
@@ -422,8 +488,12 @@ def recovery_test(
     history = drills.history_dir(state_dir)
     paths = [drills.record(r, history) for r in results]
     if as_json:
-        _print_json([{**r.model_dump(mode="json"), "recorded": str(p)}
-                     for r, p in zip(results, paths, strict=True)])  # fmt: skip
+        _print_json(
+            [
+                {**r.model_dump(mode="json"), "recorded": str(p)}
+                for r, p in zip(results, paths, strict=True)
+            ]
+        )
     else:
         table = Table("scenario", "RTO", "target", "RPO", "target", "data", "result")
         for r in results:
@@ -469,8 +539,10 @@ def recovery_docs(
     text = procedures.render(results, drills.latest_results(history, lab=True), on_aws)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    _console().print(f"wrote {out} ({len(results)} of {len(drills.Scenario)} scenarios drilled; "
-                     f"AWS: {len(on_aws)} of {len(aws_history.AwsScenario)})")  # fmt: skip
+    _console().print(
+        f"wrote {out} ({len(results)} of {len(drills.Scenario)} scenarios drilled; "
+        f"AWS: {len(on_aws)} of {len(aws_history.AwsScenario)})"
+    )
 
 
 # AWS commands (DynamoDB, S3, the 00d phase) live in their own module.

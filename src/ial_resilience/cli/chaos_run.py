@@ -18,7 +18,23 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from ial_resilience import history
 from ial_resilience.agent.state import resolve_state_dir
+from ial_resilience.cli._aws_options import Endpoint, Profile, Region
+from ial_resilience.cli.chaos_aws import (
+    AlarmEnvironmentOption,
+    AwsRunOptions,
+    LogGroupOption,
+    ProviderName,
+    ProviderOption,
+    RoleOption,
+    ScopeOption,
+    StopAlarmOption,
+    StopRulesOption,
+    aws_cleaner,
+    aws_options,
+)
+from ial_resilience.cli.chaos_spec import lab_variables
 from ial_resilience.engine import journal as journal_mod
 from ial_resilience.engine import safety
 from ial_resilience.engine.cleanup import cleanup_all
@@ -111,14 +127,20 @@ def execute_run(
     allow_production: bool,
     state_dir: Path | None,
     observers: list[Any],
+    aws: AwsRunOptions | None = None,
 ) -> RunResult:
-    """Load, check and run one experiment file through the local provider."""
+    """Load, check and run one experiment file through the local provider (or, with ``aws``,
+    through AWS FIS)."""
     system = load_system(system_file, variables) if system_file else None
     experiment = load_experiment(file, variables, system)
     policy = safety.load_policy(policy_file)
     state = resolve_state_dir(state_dir)
     run_id = new_run_id(experiment.title)
-    provider = LocalProvider.from_state_dir(state, offline=True)  # the agent is needed later
+    provider: Any = (
+        aws.provider()
+        if aws is not None
+        else LocalProvider.from_state_dir(state, offline=True)  # the agent is needed later
+    )
     options = RunOptions(
         state_dir=state,
         journal_path=journal or journal_mod.default_path(run_id),
@@ -144,6 +166,14 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(help="experiment file (YAML)")],
         var: VarOption = None,
         system: Annotated[Path | None, typer.Option("--system", help="system file")] = None,
+        lab: Annotated[
+            bool,
+            typer.Option(
+                "--lab",
+                help="use the running lab's addresses as variables (${lb}, ${links.NAME}, the "
+                "exports of `ialr lab up --system FILE`); --var wins over them",
+            ),
+        ] = False,
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="print the plan; touch nothing")
         ] = False,
@@ -156,13 +186,34 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--allow-production", help="confirm a production run")
         ] = False,
         state_dir: StateDirOption = None,
+        provider: ProviderOption = ProviderName.LOCAL,
+        scope: ScopeOption = None,
+        role_arn: RoleOption = None,
+        stop_alarm: StopAlarmOption = None,
+        log_group_arn: LogGroupOption = None,
+        stop_alarms_from: StopRulesOption = None,
+        alarm_environment: AlarmEnvironmentOption = "prod",
+        region: Region = None,
+        profile: Profile = None,
+        endpoint_url: Endpoint = None,
     ) -> None:
-        """Run an experiment: steady state, faults, guardrails, recovery, journal."""
+        """Run an experiment: steady state, faults, guardrails, recovery, journal.
+
+        With --provider aws each fault runs as an AWS FIS experiment on the resources the
+        --scope file names (faults FIS cannot do are refused, file:line, exit 3); the local
+        probes and guardrails still decide, and Ctrl-C/SIGTERM or a breach stop the FIS
+        experiment. `ialr chaos stop RUN-ID` stops it from another shell.
+        """
+        aws = aws_options(
+            provider, scope, role_arn, stop_alarm, log_group_arn, region, profile, endpoint_url,
+            stop_alarms_from, alarm_environment,
+        )  # fmt: skip
         console = Console(highlight=False, soft_wrap=True)
         with progress(console, quiet=as_json or dry_run) as observers:
+            given = parse_vars(var)
             result = execute_run(
                 file,
-                variables=parse_vars(var),
+                variables={**lab_variables(state_dir), **given} if lab else given,
                 system_file=system,
                 dry_run=dry_run,
                 journal=journal,
@@ -170,6 +221,7 @@ def register(app: typer.Typer) -> None:
                 allow_production=allow_production,
                 state_dir=state_dir,
                 observers=observers,
+                aws=aws,
             )
         if dry_run:
             if as_json:
@@ -179,6 +231,7 @@ def register(app: typer.Typer) -> None:
                 console.print("dry run: nothing was applied")
             return
         path = str(result.journal_path) if result.journal_path else None
+        history.save([history.record_journal(result.journal, path)])
         if as_json:
             typer.echo(
                 json.dumps(journal_mod.summary(result.journal, result.journal_path), indent=1)
@@ -195,9 +248,16 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="print what was done as JSON")
         ] = False,
         state_dir: StateDirOption = None,
+        region: Region = None,
+        profile: Profile = None,
+        endpoint_url: Endpoint = None,
     ) -> None:
-        """Revert at once every fault a fault ledger says may still be applied."""
-        report = cleanup_all(resolve_state_dir(state_dir))
+        """Revert at once every fault a fault ledger says may still be applied.
+
+        Faults of --provider aws runs are FIS experiments: they are found by their tag and
+        stopped (pass the --region/--endpoint-url the run used)."""
+        cleaners = {"aws": aws_cleaner(region, profile, endpoint_url)}
+        report = cleanup_all(resolve_state_dir(state_dir), cleaners)
         if as_json:
             typer.echo(json.dumps(report, indent=1))
             return

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ial_resilience import history
 from ial_resilience.cli.chaos_run import parse_vars, sigterm_interrupts
 from ial_resilience.engine.model import Event, EventKind
 from ial_resilience.gameday import Gameday, GamedayOptions, GamedayResult, default_suite
@@ -173,6 +174,7 @@ def register(app: typer.Typer) -> None:
         )
         with sigterm_interrupts(), observer(console, as_json) as progress:
             result = Gameday(options, progress).run()
+        history.save(history.record_gameday(result.report, result.json_path))
         if as_json:
             typer.echo(json.dumps(json_summary(result), indent=1))
         else:

@@ -28,11 +28,15 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "alerts": ("ial_resilience.cli.alerts", "app"),
     "lab": ("ial_resilience.cli.lab", "app"),
     "schedule": ("ial_resilience.cli.schedule", "app"),
+    "history": ("ial_resilience.cli.history", "app"),
 }
 _COMMANDS: dict[str, str] = {
     "demo": "ial_resilience.cli.demo",
     "gameday": "ial_resilience.cli.gameday",
     "ci": "ial_resilience.cli.ci",
+    "analyze": "ial_resilience.cli.history",
+    "kpis": "ial_resilience.cli.history",
+    "score": "ial_resilience.cli.history",
 }
 
 HELP = (
@@ -62,9 +66,11 @@ def build_app(only: str | None = None) -> typer.Typer:
         if only in (None, name):
             group = getattr(importlib.import_module(module), attribute)
             application.add_typer(group, name=name)
+    registered: set[str] = set()  # a module may define several top-level commands
     for name, module in _COMMANDS.items():
-        if only in (None, name):
+        if only in (None, name) and module not in registered:
             importlib.import_module(module).register(application)
+            registered.add(module)
     application.command("version")(version)
     application.callback()(_root)  # keeps `ialr` a group even when built with one command
     return application

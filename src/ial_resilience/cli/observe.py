@@ -136,9 +136,32 @@ def cost(
     insights_gb: Annotated[
         float, typer.Option(help="GB scanned by Logs Insights queries per month.")
     ] = 10.0,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Cost optimization report instead: every phase's monthly cost by resource "
+            "and concrete savings with their effect (markdown; JSON with --json).",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="With --report: write cost-report.md and .json into this dir."),
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option("--prices", help="With --report: another price table (same format)."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Monthly cost estimate of what `observe setup --aws` creates (us-east-1 list prices)."""
+    """Monthly cost estimate of what `observe setup --aws` creates (us-east-1 list prices).
+
+    `--report` prices every phase in phases/ (rendered from code, at its defaults) with the
+    dated table src/ial_resilience/aws/data/prices.json and lists what to change to pay less.
+    """
+    if report:
+        _cost_report(out, prices, as_json)
+        return
     try:
         usage = Usage(traces_per_month, traces_scanned_per_month, insights_gb)
     except ValueError as error:
@@ -166,6 +189,25 @@ def cost(
         )
     console.print(table)
     console.print(f"total: ${result.total:,.2f} per month (free tier not subtracted)")
+
+
+def _cost_report(out: Path | None, prices: Path | None, as_json: bool) -> None:
+    from ial_resilience.aws.cost_report import PRICE_FILE, build_report, render_markdown
+
+    result = build_report(prices or PRICE_FILE)
+    document, markdown = result.to_json(), render_markdown(result)
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "cost-report.md").write_text(markdown)
+            (out / "cost-report.json").write_text(json.dumps(document, indent=1) + "\n")
+        except OSError as error:
+            raise InputError(f"cannot write the report into {out}: {error}") from error
+        console.print(f"wrote {out / 'cost-report.md'} and {out / 'cost-report.json'}")
+    if as_json:
+        _print_json(document)
+    elif out is None:
+        typer.echo(markdown, nl=False)
 
 
 @app.command("render-phase")

@@ -5,8 +5,9 @@
 with :func:`ial_resilience.spec.load_system` and these variables:
 
 - ``${ports.NAME}`` → the port number, ``${links.NAME}`` → the link's ``host:port``;
-- ``${state_dir}`` (the agent's), ``${lab_dir}`` (``<state_dir>/lab``), ``${python}`` (this
-  interpreter), ``${fleet}`` (the control plane's fleet file).
+- ``${state_dir}`` (the agent's), ``${lab_dir}`` (``<state_dir>/lab``), ``${system_dir}`` (the
+  system file's directory, for scripts kept beside it), ``${python}`` (this interpreter),
+  ``${fleet}`` (the control plane's fleet file).
 
 Then the lab's own checks, each with file:line: a process named in ``after`` that does not
 exist (unknown part), ``after`` cycles, links that proxy into each other in a cycle, and a
@@ -96,6 +97,7 @@ def load_plan(path: Path | None, state_dir: Path) -> Plan:
         **{f"links.{k}": v for k, v in links.items()},
         "state_dir": str(state_dir),
         "lab_dir": str(lab_dir),
+        "system_dir": str(source.resolve().parent),
         "python": sys.executable,
         "fleet": str(lab_dir / FLEET_FILE),
     }

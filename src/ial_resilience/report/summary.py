@@ -28,6 +28,9 @@ def evidence_headline(fault: Mapping[str, Any]) -> str:
     parts: list[str] = []
     for report in evidence.get("agent_faults", []):
         parts.extend(_agent_evidence(report))
+    if "experiment_id" in evidence and evidence.get("states"):
+        states = " → ".join(str(s["status"]) for s in evidence["states"])
+        parts.append(f"FIS experiment {evidence['experiment_id']}: {states}")
     if "connections_reset_at_apply" in evidence:
         parts.append(f"{evidence['connections_reset_at_apply']} connection(s) reset at apply")
     landed = fault.get("landed")

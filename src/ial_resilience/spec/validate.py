@@ -73,6 +73,16 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{suffix}"
 
 
+def describe_system(system: System) -> str:
+    """The one-line summary of a valid system file."""
+    parts = (
+        _plural(len(system.links), "link"),
+        _plural(len(system.processes), "process"),
+        _plural(len(system.faults), "declared fault"),
+    )
+    return f"system {system.name!r}: {', '.join(parts)}"
+
+
 def _summary(
     kind: FileKind, path: Path, variables: Mapping[str, str], system: System | None
 ) -> str:
@@ -80,13 +90,7 @@ def _summary(
         suite = load_suite(path, variables, system)
         return f"suite {suite.title!r}: {_plural(len(suite.experiments), 'experiment')}"
     if kind is FileKind.SYSTEM:
-        loaded = load_system(path, variables)
-        parts: tuple[str, ...] = (
-            _plural(len(loaded.links), "link"),
-            _plural(len(loaded.processes), "process"),
-            _plural(len(loaded.faults), "declared fault"),
-        )
-        return f"system {loaded.name!r}: {', '.join(parts)}"
+        return describe_system(load_system(path, variables))
     experiment = load_experiment(path, variables, system)
     parts = (
         _plural(len(experiment.targets), "target"),
