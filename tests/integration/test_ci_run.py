@@ -4,6 +4,7 @@ The only real suite run of the ci/schedule tests (about 8 s)."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ial_resilience.cli.main import main
+from ial_resilience.history import HistoryStore, RecordKind
 from ial_resilience.lab import Lab
 from ial_resilience.schedule.scheduler import suite_lock
 
@@ -87,7 +89,7 @@ def tiny_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, P
         assert lab.down() == []
 
 
-def test_ci_runs_the_suite_and_writes_junit_and_summary(
+def test_ci_runs_the_suite_writes_junit_and_summary_and_gates_on_the_score(
     tiny_lab: tuple[Path, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -112,15 +114,30 @@ def test_ci_runs_the_suite_and_writes_junit_and_summary(
             str(tmp_path / "report"),
             "--junit",
             str(junit),
+            "--gate",
+            "--min-score",
+            "90",
+            "--json",
         ]
     )
     captured = capsys.readouterr()
-    assert code == 0, captured.out + captured.err
+    assert code == 7, captured.out + captured.err  # held, but the score is below 90
+    result = json.loads(captured.out)
+    assert result["suite_exit_code"] == 0 and result["exit_code"] == 7
+    gate = result["gate"]
+    # the score's own formula: 1/1 runs passed, recovered, but 1 of 8 fault families covered
+    assert gate["passed"] is False and gate["score"] is not None and gate["score"] < 90
+    assert {p["name"] for p in gate["parts"]} >= {"outcomes", "coverage"}
+    assert "below --min-score 90" in gate["reasons"][0]
+    with HistoryStore.open() as store:  # this run was recorded (IALR_HISTORY of the test)
+        (day,) = store.records(kind=RecordKind.GAMEDAY)
+    assert (day.key, day.status) == ("tiny-ci-suite", "passed")
     case = ET.parse(junit).getroot().find("testsuite/testcase")
     assert case is not None and case.attrib["name"] == "Web answers through 20 ms latency"
     assert case.find("failure") is None and float(case.attrib["time"]) >= 1.0
     summary = (tmp_path / "report" / "summary.md").read_text()
-    assert "✅ passed" in summary and "Tiny CI suite" in summary
+    assert "✅ passed" in summary and "Tiny CI suite — exit 7" in summary
+    assert "Deploy gate failed" in summary
     assert step_summary.read_text().startswith("earlier step\n## Chaos suite: Tiny CI suite")
     assert (tmp_path / "report" / "report.json").is_file()
 

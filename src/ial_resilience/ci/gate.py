@@ -60,7 +60,7 @@ class GateResult:
         if self.parts:
             lines += ["", "| part | weight | value | detail |", "|---|---|---|---|"]
             for p in self.parts:
-                value = "–" if p.get("value") is None else f"{float(p['value']):.1f}"
+                value = "–" if p.get("value") is None else f"{float(p['value']):.3g}"
                 lines.append(
                     f"| {p.get('name')} | {p.get('weight')} | {value} | "
                     f"{str(p.get('detail', '')).replace('|', '/')} |"

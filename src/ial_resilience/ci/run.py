@@ -113,7 +113,7 @@ def run_ci(
     resilience score unless ``score`` is given); the exit code of the pipeline."""
     result = run_suite(options, observer)
     report = result.report
-    warning = history_io.record_gameday(report, result.json_path)
+    warning = history_io.record_gameday(report, result.json_path, history)
     verdict = None
     if options.gate:
         source = score or (lambda: history_io.resilience_score(history))

@@ -171,6 +171,7 @@ def run(
     from ial_resilience.agent.state import resolve_state_dir
     from ial_resilience.ci.run import CiOptions, run_suite
     from ial_resilience.cli.gameday import LineProgress
+    from ial_resilience.schedule import history_io
     from ial_resilience.schedule.scheduler import SuiteResult
 
     for_s = None if for_ is None else _duration(for_)
@@ -188,6 +189,9 @@ def run(
             variables=variables,
         )
         result = run_suite(options, LineProgress(console), lock=False)
+        warning = history_io.record_gameday(result.report, result.json_path, history)
+        if warning:
+            typer.echo(f"Warning: {warning}", err=True)
         return SuiteResult(_status(result.exit_code), result.exit_code, str(result.json_path))
 
     sched = _scheduler(items, history, runner=runner, state_dir=resolve_state_dir(state_dir))
