@@ -245,3 +245,10 @@ def test_latency_axis_rounds_up() -> None:
     assert latency_scale([None, 3.0]) == 10.0
     assert latency_scale([130.0]) == 200.0
     assert latency_scale([2001.0]) == 5000.0
+
+
+def test_a_system_without_control_plane_has_no_fleet_to_wait_for() -> None:
+    from ial_resilience.gameday.labcheck import fleet_problems
+
+    assert fleet_problems(None) == ()
+    assert fleet_problems("http://127.0.0.1:9") == ("the control plane does not answer",)

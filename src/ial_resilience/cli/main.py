@@ -27,11 +27,13 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "observe": ("ial_resilience.cli.observe", "app"),
     "alerts": ("ial_resilience.cli.alerts", "app"),
     "lab": ("ial_resilience.cli.lab", "app"),
+    "schedule": ("ial_resilience.cli.schedule", "app"),
     "history": ("ial_resilience.cli.history", "app"),
 }
 _COMMANDS: dict[str, str] = {
     "demo": "ial_resilience.cli.demo",
     "gameday": "ial_resilience.cli.gameday",
+    "ci": "ial_resilience.cli.ci",
     "analyze": "ial_resilience.cli.history",
     "kpis": "ial_resilience.cli.history",
     "score": "ial_resilience.cli.history",
@@ -41,7 +43,8 @@ HELP = (
     "IaL resilience toolkit: chaos experiments that always revert, backups proven by "
     "restore, alerting that is itself tested.\n\n"
     "Exit codes: 0 passed, 1 deviated, 2 aborted by a guardrail, 3 invalid input, "
-    "4 refused by safety policy, 5 provider error, 6 inconclusive."
+    "4 refused by safety policy, 5 provider error, 6 inconclusive, "
+    "7 deploy gate failed (ialr ci --gate)."
 )
 
 

@@ -54,7 +54,13 @@ def revert_leftovers(state_dir: Path) -> tuple[str, ...]:
 
 
 def fleet_problems(control: str | None) -> tuple[str, ...]:
-    """What keeps the fleet from being whole right now; () when it is."""
+    """What keeps the fleet from being whole right now; () when it is.
+
+    A system without a control plane (a user's system file, which exports no ``control``)
+    has no fleet to check: () at once, rather than waiting for an answer that never comes.
+    """
+    if control is None:
+        return ()
     supervisor = control_json(control, "/v1/supervisor")
     targets = control_json(control, "/v1/lb/targets")
     if supervisor is None or targets is None:

@@ -80,6 +80,8 @@ class GamedayOptions:
     rate: float = 20.0
     variables: Mapping[str, str] = field(default_factory=dict)
     policy_file: Path | None = None
+    alert_drain_s: float = alerts_mod.DRAIN_S
+    """After the last experiment, how long alert rules keep being evaluated (late alerts)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ class Gameday:
                     watch.start()  # from the first traffic to the end of the last experiment
                 runs = self._experiments(suite, variables, lab, loadgen)
                 if watch is not None and not self.interrupted:
-                    watch.drain(alerts_mod.DRAIN_S)
+                    watch.drain(options.alert_drain_s)
             finally:
                 fired = watch.stop() if watch is not None and watch.started_at else []
                 loadgen_summary = loadgen.stop()
