@@ -286,7 +286,7 @@ def kpis_command(
 def _kpi_value(value: float, unit: str) -> str:
     if unit == "ratio":
         return f"{100 * value:.2f} %"
-    return f"{value:.1f} {unit}"
+    return f"{value:.3g} {unit}"
 
 
 def score_command(

@@ -132,12 +132,17 @@ class Gameday:
                 raise InputError(
                     "the system exports no `lb` (the URL users reach); the load generator "
                     "needs one",
-                    hint="export lb in the system file, or pass --var lb=http://HOST:PORT",
+                    hint="export lb in the system file, or pass --var lb=http://HOST:PORT "
+                    "(and loadgen_mix, e.g. 'GET /items=1', for the requests users make)",
                 )
             suite = load_suite(options.suite, checking_variables(variables, lab.control))
             self._preflight(suite, lab.state_dir)
             loadgen = LoadgenProcess(
-                variables["lb"], options.rate, options.output / "telemetry.db", options.output
+                variables["lb"],
+                options.rate,
+                options.output / "telemetry.db",
+                options.output,
+                mix=variables.get("loadgen_mix", ""),
             )
             watch = alert_watch(lab.state_dir)
             try:

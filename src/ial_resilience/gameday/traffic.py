@@ -49,13 +49,14 @@ class LoadgenProcess:
     workdir: Path
     process: subprocess.Popen[bytes] | None = None
     stats_url: str = ""
+    mix: str = ""  # the users' requests, "GET /orders=4,POST /orders=1" (the lab's) if empty
 
     def start(self) -> None:
         ready = self.workdir / "loadgen.ready.json"
         log = self.workdir / "loadgen.log"
         argv = [sys.executable, "-m", "ial_resilience.lab.loadgen", "--url", self.url,
                 "--rate", f"{self.rate:g}", "--store", str(self.store), "--stats-port", "0",
-                "--ready-file", str(ready)]  # fmt: skip
+                "--ready-file", str(ready), *(["--mix", self.mix] if self.mix else [])]  # fmt: skip
         with log.open("wb") as err:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err

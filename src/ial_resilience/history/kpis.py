@@ -61,7 +61,7 @@ def _kpi(
             target,
             None,
             size,
-            f"{NOT_ENOUGH} ({size} of the {minimum} {what} needed)",
+            f"{NOT_ENOUGH} ({size} {what}; {minimum} needed)",
         )
     return Kpi(name, value, unit, target, parse_comparison(target).holds(value), size, what)
 
@@ -126,7 +126,7 @@ def recovery_time(records: Sequence[Record]) -> Kpi:
         t for r in _of(records, RecordKind.RECOVERY_DRILL) if (t := r.figure("rto_s")) is not None
     ]
     value = max(rtos) if rtos else None
-    return _kpi("recovery_time", value, "s", "< 900", len(rtos), 1, "drills (the worst RTO)")
+    return _kpi("recovery_time", value, "s", "< 900", len(rtos), 1, "drills, the worst RTO")
 
 
 def rollback_success(records: Sequence[Record]) -> Kpi:
