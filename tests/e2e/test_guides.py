@@ -130,8 +130,13 @@ def test_blocks_covered_by_another_test_are_in_that_test() -> None:
 
 
 def _is_path(word: str) -> bool:
-    """A file or directory the reader picks (the covering test uses its own)."""
-    return "/" in word or bool(re.fullmatch(r"[\w.-]+\.(ya?ml|db|json|html|xml|md)", word))
+    """A file, directory or placeholder (``RUN-ID``) the reader picks: the covering test uses
+    its own."""
+    return (
+        "/" in word
+        or bool(re.fullmatch(r"[\w.-]+\.(ya?ml|db|json|html|xml|md)", word))
+        or bool(re.fullmatch(r"[A-Z][A-Z0-9_-]*", word))
+    )
 
 
 def _sandbox(tmp_path: Path) -> tuple[Path, dict[str, str]]:
