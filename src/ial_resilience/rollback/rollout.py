@@ -450,8 +450,6 @@ class Rollout:
         window = max(w.long for w in rule.scaled_windows())
         c = side_samples(self.store, {canary}, since, now)
         b = side_samples(self.store, baseline, since, now)
-        if c.requests < 10:
-            return
         healthy_at = decision.canary_healthy_at or now
         projection = predict_exhaustion(
             objective=rule.objective,

@@ -90,13 +90,15 @@ def predict_exhaustion(
     new_replicas: int,
     canary_remaining_s: float,
     step_s: float,
+    min_requests: int = 10,
 ) -> Projection:
     """Project the budget use of the rest of the rollout (pure; numbers in the result).
 
     The rollout goes on with the canary's error ratio ``e`` (its Wilson lower bound): while
     ``k`` of ``replicas`` run the new version, the fleet fails ``k/n·e + (1 − k/n)·b`` of its
     requests; each step of ``step_s`` uses ``ratio·step_s / ((1 − objective)·window)`` of the
-    budget. Exhausted when what is used plus the projection reaches the whole budget.
+    budget. Exhausted when what is used plus the projection reaches the whole budget (and the
+    canary had ``min_requests``, and its lower bound is above the baseline's error ratio).
     """
     lower = wilson_lower(canary_errors, canary_requests)
     budget = (1.0 - objective) * budget_window_s
@@ -115,7 +117,9 @@ def predict_exhaustion(
         baseline_error_ratio,
         projected,
         remaining,
-        budget_used + projected >= 1.0 and lower > baseline_error_ratio,
+        canary_requests >= min_requests
+        and budget_used + projected >= 1.0
+        and lower > baseline_error_ratio,
     )
 
 
