@@ -263,7 +263,8 @@ def _print_decision(decision: dict[str, Any]) -> None:
     console = Console(highlight=False, soft_wrap=True)
     figures, times = decision["figures"], decision["times"]
     console.print(
-        f"rollout {decision['id']}: {decision['previous'] or '(mixed fleet)'} → {decision['version']} "
+        f"rollout {decision['id']}: {decision['previous'] or '(mixed fleet)'} → "
+        f"{decision['version']} "
         f"[bold]{decision['status']}[/]"
     )
     if decision["trigger"]:
