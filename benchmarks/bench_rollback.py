@@ -13,6 +13,7 @@ p99 over the trials, against the targets 15 s and 30 s; the false-rollback count
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -51,6 +52,17 @@ def one(state_dir: Path, info: Any, version: str) -> dict[str, Any]:
         store.close()
 
 
+def replicas(info: Any) -> dict[str, str]:
+    from ial_resilience.lab.versions import load_versions
+    from ial_resilience.rollback.lab import LabDeployment
+
+    deployment = LabDeployment(info.exports["control"], load_versions())
+    try:
+        return deployment.replicas()
+    finally:
+        deployment.close()
+
+
 def run() -> dict[str, Any]:
     from ial_resilience.lab import Lab
 
@@ -63,10 +75,9 @@ def run() -> dict[str, Any]:
         try:
             for _ in range(TRIALS):
                 bad.append(one(state_dir, info, "v2-errors"))
-            current = "v1"
             for _ in range(TRIALS):
-                current = "v1.1" if current == "v1" else "v1"
-                good.append(one(state_dir, info, current))
+                running = set(replicas(info).values())  # a false rollback leaves the old one
+                good.append(one(state_dir, info, "v1" if running == {"v1.1"} else "v1.1"))
         finally:
             lab.down()
     return {"bad": bad, "good": good}
@@ -120,6 +131,8 @@ rollbacks in {len(good)} says the rate is below ~{1 - 0.05 ** (1 / max(1, len(go
 
 def main() -> int:
     result = run()
+    dump = Path(tempfile.gettempdir()) / "ialr-bench-rollback.json"
+    dump.write_text(json.dumps(result, indent=1), encoding="utf-8")  # every decision record
     section = render(result)
     sections.write_section(section, MARK_START, MARK_END)
     print(section)

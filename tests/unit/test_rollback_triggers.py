@@ -50,6 +50,8 @@ def test_burn_rate_projection_fires_only_when_the_budget_would_run_out() -> None
     assert projection(budget_window_s=10.0)  # a tight budget
     assert not projection(budget_used=0.99, canary_errors=0)  # a good canary never predicts
     assert not projection(budget_used=0.99, canary_errors=1, canary_requests=3)  # too little
+    assert not projection(budget_used=1.5)  # gone before the rollout: not its doing
+    assert not projection(budget_used=0.99, canary_errors=1, canary_requests=100)  # marginal
 
 
 def test_metric_trigger_fires_on_a_burn_that_starts_during_the_rollout(tmp_path: Path) -> None:

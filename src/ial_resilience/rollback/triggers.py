@@ -18,6 +18,7 @@ from typing import Any
 
 from ial_resilience.alerting.evaluator import Evaluator
 from ial_resilience.alerting.rules import BurnRateRule, RuleFile, load_rules
+from ial_resilience.alerting.state import history as alert_history
 from ial_resilience.observability.store import TelemetryStore
 from ial_resilience.rollback.judge import wilson_lower
 
@@ -38,12 +39,16 @@ class Trigger:
 
 
 class MetricTrigger:
-    """Alert rules evaluated every call; fires on a rule that was not firing at the start."""
+    """Alert rules evaluated every call; fires on a rule that was not firing at the start and
+    had not fired in the ``lookback`` before it (a burn an earlier incident left in the
+    windows is not this rollout's doing)."""
 
-    def __init__(self, rules: RuleFile, store: TelemetryStore) -> None:
+    def __init__(self, rules: RuleFile, store: TelemetryStore, lookback: float = 60.0) -> None:
         self.rules = rules
         self.evaluator = Evaluator(rules, store)
         self.ignored = {alert.rule for alert in self.evaluator.evaluate().firing()}
+        recent = alert_history(store, time.time() - lookback)
+        self.ignored |= {a.rule for a in recent}
 
     def check(self, now: float | None = None) -> Trigger | None:
         round_ = self.evaluator.evaluate(now)
@@ -91,14 +96,16 @@ def predict_exhaustion(
     canary_remaining_s: float,
     step_s: float,
     min_requests: int = 10,
+    min_increase: float = 0.01,
 ) -> Projection:
     """Project the budget use of the rest of the rollout (pure; numbers in the result).
 
     The rollout goes on with the canary's error ratio ``e`` (its Wilson lower bound): while
     ``k`` of ``replicas`` run the new version, the fleet fails ``k/n·e + (1 − k/n)·b`` of its
     requests; each step of ``step_s`` uses ``ratio·step_s / ((1 − objective)·window)`` of the
-    budget. Exhausted when what is used plus the projection reaches the whole budget (and the
-    canary had ``min_requests``, and its lower bound is above the baseline's error ratio).
+    budget. Exhausted when what is used plus the projection reaches the whole budget — and
+    the budget is not gone already (then it is not this rollout's doing), the canary had
+    ``min_requests`` and its lower bound is ``min_increase`` above the baseline's ratio.
     """
     lower = wilson_lower(canary_errors, canary_requests)
     budget = (1.0 - objective) * budget_window_s
@@ -118,8 +125,9 @@ def predict_exhaustion(
         projected,
         remaining,
         canary_requests >= min_requests
+        and budget_used < 1.0  # already gone: not this rollout's doing (no rollback for it)
         and budget_used + projected >= 1.0
-        and lower > baseline_error_ratio,
+        and lower >= baseline_error_ratio + min_increase,
     )
 
 
