@@ -227,3 +227,28 @@ def test_record_json_round_trip() -> None:
         data={"version": "v2"},
     )
     assert Record.from_json(json.loads(json.dumps(record.to_json()))) == record
+
+
+def test_a_deploy_decision_record_becomes_a_rollout() -> None:
+    from ial_resilience.history import record_rollout
+
+    decision = {
+        "id": "rollout-1",
+        "service": "api",
+        "version": "v2-errors",
+        "previous": "v1",
+        "executor": "lab",
+        "status": "rolled_back",
+        "times": {"started_at": T0, "ended_at": T0 + 12},
+        "figures": {
+            "rolled_back": True,
+            "rollback_ok": True,
+            "time_to_detect_s": 6.1,
+            "time_to_rollback_s": 1.0,
+            "false_rollback": False,
+        },
+    }
+    rollout = record_rollout(decision, "rollouts/rollout-1.json")
+    assert rollout.kind is RecordKind.ROLLOUT and rollout.started_at == T0
+    assert rollout.ended_at == T0 + 12 and rollout.figures["rollback_ok"] is True
+    assert rollout.data["version"] == "v2-errors"

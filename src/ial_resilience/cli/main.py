@@ -37,6 +37,7 @@ _COMMANDS: dict[str, str] = {
     "analyze": "ial_resilience.cli.history",
     "kpis": "ial_resilience.cli.history",
     "score": "ial_resilience.cli.history",
+    "deploy": "ial_resilience.cli.deploy",
 }
 
 HELP = (

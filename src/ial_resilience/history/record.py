@@ -265,14 +265,15 @@ def record_rollout(decision: Mapping[str, Any], path: Path | str | None = None) 
     }
     figures.update({k: v for k, v in (decision.get("figures") or {}).items()})
     service = str(decision.get("service") or decision.get("target") or "api")
+    times = decision.get("times") or {}  # ialr deploy's decision records keep them here
     return Record(
         id=str(decision["id"]),
         kind=RecordKind.ROLLOUT,
         key=service,
         title=f"rollout of {decision.get('version', '?')} to {service}",
         status=str(decision.get("status") or "unknown"),
-        started_at=float(decision.get("started_at") or 0.0),
-        ended_at=decision.get("ended_at"),
+        started_at=float(decision.get("started_at") or times.get("started_at") or 0.0),
+        ended_at=decision.get("ended_at") or times.get("ended_at"),
         environment=str(decision.get("environment") or "lab"),
         provider=str(decision.get("executor") or "lab"),
         source=None if path is None else str(path),

@@ -58,6 +58,7 @@ from tenacity.stop import stop_base
 
 from ial_resilience.lab import telemetry as lab_telemetry
 from ial_resilience.lab._serve import serve
+from ial_resilience.lab.versions import VersionKnobs
 from ial_resilience.observability import metrics as telemetry_metrics
 from ial_resilience.observability.instrument import TracedCursor, TracingTransport
 
@@ -376,6 +377,7 @@ def main() -> None:
     orders = Orders(args.dsn, traced=telemetry.traced)
     payments = Payments(args.payments, metrics, traced=telemetry.traced)
     app = build_app(args.name, orders, payments, metrics)
+    app.add_middleware(VersionKnobs)  # inside the request metrics: its 500s are counted
     lab_telemetry.instrument(app, telemetry, "api", args.name)
     try:
         serve(app, args.port)

@@ -18,6 +18,9 @@ Control API (JSON; loopback only):
 | POST `/v1/autoscaler/limit` `{"id", "limit", "duration_s"}` | capacity limit on |
 | DELETE `/v1/autoscaler/limit/{id}` | capacity limit off (evidence) |
 | POST `/v1/db/failover` | promote the replica, repoint `api->db` (evidence) |
+| GET `/v1/deploy` | `{"default": version of new replicas, "replicas": [{name, version, alive}]}` |
+| POST `/v1/deploy/default` `{"version", "env"}` | the version new replicas start with |
+| POST `/v1/deploy/replicas/{name}` `{"version", "env"}` | replace it by one of that version |
 | GET `/metrics` | Prometheus text of the LB |
 """
 
@@ -164,6 +167,30 @@ def control_app(plane: ControlPlane) -> Starlette:
     async def status(request: Request) -> Any:
         return plane.status()
 
+    def deployment() -> dict[str, Any]:
+        name, _ = plane.supervisor.version
+        replicas = [{"name": r.name, "version": r.version, "alive": r.alive}
+                    for r in plane.supervisor.replicas.values()]  # fmt: skip
+        return {"default": name, "replicas": replicas}
+
+    async def deploy_status(request: Request) -> Any:
+        return deployment()
+
+    async def deploy_default(request: Request) -> Any:
+        data = await _object(request)
+        env = {str(k): str(v) for k, v in dict(data.get("env") or {}).items()}
+        plane.supervisor.version = (str(data["version"]), env)
+        return deployment()
+
+    async def deploy_replica(request: Request) -> Any:
+        data = await _object(request)
+        env = {str(k): str(v) for k, v in dict(data.get("env") or {}).items()}
+        async with plane.supervisor.lock:
+            replica = await plane.supervisor.redeploy(
+                request.path_params["name"], str(data["version"]), env
+            )
+        return replica.snapshot()
+
     async def supervisor(request: Request) -> Any:
         return plane.supervisor.status()
 
@@ -183,6 +210,9 @@ def control_app(plane: ControlPlane) -> Starlette:
             route("/v1/autoscaler/limit", impose, "POST"),
             route("/v1/autoscaler/limit/{limit_id}", lift, "DELETE"),
             route("/v1/db/failover", failover, "POST"),
+            route("/v1/deploy", deploy_status),
+            route("/v1/deploy/default", deploy_default, "POST"),
+            route("/v1/deploy/replicas/{name}", deploy_replica, "POST"),
             Route("/metrics", metrics),
         ]
     )

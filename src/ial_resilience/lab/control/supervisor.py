@@ -43,12 +43,13 @@ class Replica:
     backoff: float = BACKOFF_START_S
     next_attempt: float = 0.0
     alive_since: float = field(default_factory=time.monotonic)
+    version: str = ""
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "name": self.name, "pid": self.pid, "alive": self.alive, "port": self.port,
             "link": self.link, "address": self.address, "restarts": len(self.restarts),
-            "restart_times": list(self.restarts),
+            "restart_times": list(self.restarts), "version": self.version,
         }  # fmt: skip
 
 
@@ -57,19 +58,24 @@ class Supervisor:
         self.config, self._agent, self._lb = config, agent, lb
         self.replicas: dict[str, Replica] = {}
         self.lock = asyncio.Lock()
+        # the version new replicas start with (`ialr deploy` sets it): name and env
+        self.version: tuple[str, dict[str, str]] = ("", {})
 
     def _next_index(self) -> int:
         used = {r.index for r in self.replicas.values()}
         return next(i for i in range(1, 1000) if i not in used)
 
-    async def add(self) -> Replica:
+    async def add(
+        self, index: int | None = None, version: tuple[str, dict[str, str]] | None = None
+    ) -> Replica:
         """Start one more replica and register it at the LB (call with ``lock`` held)."""
-        index = self._next_index()
+        index = self._next_index() if index is None else index
+        version_name, version_env = self.version if version is None else version
         name, port = f"{self.config.service}-{index}", free_port()
-        replica = Replica(name, index, port, f"lb->{name}")
+        replica = Replica(name, index, port, f"lb->{name}", version=version_name)
         process = await asyncio.to_thread(
             self._agent.add_process, name, self.config.argv(name, port),
-            None, self.config.replica_env(name, port),
+            None, {**self.config.replica_env(name, port), **version_env},
         )  # fmt: skip
         replica.pid = int(process["pid"])
         link = await asyncio.to_thread(
@@ -93,6 +99,17 @@ class Supervisor:
                 await asyncio.to_thread(call, arg)
             except IalrError as error:
                 log.warning("removing %s: %s", name, error)
+
+    async def redeploy(self, name: str, version: str, env: dict[str, str]) -> Replica:
+        """Replace replica ``name`` by one of ``version`` (same name; ``lock`` held): the old
+        one leaves the LB and stops, the new one is registered and serves once healthy."""
+        if name not in self.replicas:
+            raise KeyError(f"no replica named {name!r}")
+        index = self.replicas[name].index
+        await self.remove(name)
+        replica = await self.add(index, (version, env))
+        log.info("replica %s now runs version %s", name, version)
+        return replica
 
     async def run(self) -> None:
         while True:
