@@ -31,6 +31,7 @@ _GROUPS: dict[str, tuple[str, str]] = {
 _COMMANDS: dict[str, str] = {
     "demo": "ial_resilience.cli.demo",
     "gameday": "ial_resilience.cli.gameday",
+    "dashboard": "ial_resilience.cli.dashboard",
 }
 
 HELP = (
