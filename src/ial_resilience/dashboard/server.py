@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import signal
 import socket
 from collections.abc import Callable
 
@@ -70,9 +71,26 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(data: DashboardData, sock: socket.socket, announce: Callable[[str], None]) -> None:
-    """Serve until Ctrl-C / SIGTERM (uvicorn handles both and shuts down gracefully)."""
+    """Serve until Ctrl-C or SIGTERM, then return (exit 0): uvicorn shuts down gracefully and
+    re-raises the signal it caught, which lands in the handlers installed here."""
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    announce(f"http://{shown}:{port}/")
     config = uvicorn.Config(build_app(data), log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        announce(f"http://{shown}:{port}/")
+        uvicorn.Server(config).run(sockets=[sock])
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+
+
+class _Stopped(Exception):
+    """The signal that stopped the server, raised again after uvicorn's graceful shutdown."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped(signal.Signals(signum).name)

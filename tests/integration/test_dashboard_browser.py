@@ -1,0 +1,130 @@
+"""``ialr dashboard`` in a real browser: headless Chromium (Debian's ``chromium``, installed
+by ``make test``) loads each view from a running server and the charts hold one mark per
+record; a screenshot of a run's timeline and of the score page is written to the test's tmp
+directory.
+
+The server is the real ``ialr dashboard`` process; the history behind it is
+``tests.history_standin`` (INTERFACES §8) until the history part is merged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import history_standin as standin
+from tests.history_standin import Record, RecordKind
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+JOURNAL = ROOT / "tests" / "data" / "journal_deviated.json"
+CHROMIUM = os.environ.get("IALR_CHROMIUM", "/usr/bin/chromium")
+RUNS = 12
+BOUND_S = 30.0
+
+
+def _chromium(tmp: Path, *args: str) -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs it (make test does)")
+    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={profile}", "--window-size=1100,1300", *args,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=BOUND_S, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def _history(tmp: Path) -> Path:
+    journal = shutil.copy(JOURNAL, tmp / "journal.json")
+    records = []
+    for i in range(RUNS):
+        status = "deviated" if i in (3, RUNS - 1) else "passed"
+        start = 1_796_000_000.0 + i * 86400.0
+        records.append(
+            Record(
+                id=f"run-{i:02d}",
+                kind=RecordKind.CHAOS_RUN,
+                key="catalog-latency",
+                title="Catalog keeps answering with 600 ms latency to inventory",
+                status=status,
+                started_at=start,
+                ended_at=start + 7.0,
+                environment="lab",
+                source=str(journal) if i == RUNS - 1 else None,
+                figures={"passed": status == "passed", "time_to_recover_s": 0.5 + i % 5},
+            )
+        )
+    path = tmp / "history.jsonl"
+    with standin.HistoryStore.open(path) as store:
+        store.add_many(records)
+    return path
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Iterator[str]:
+    history = _history(tmp_path)
+    command = [sys.executable, "-m", "tests.history_standin", "dashboard", "--port", "0",
+               "--history", str(history), "--json"]  # fmt: skip
+    server = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    first: list[str] = []
+    reader = threading.Thread(target=lambda: first.append(server.stdout.readline()))  # type: ignore[union-attr]
+    reader.start()
+    reader.join(BOUND_S)
+    try:
+        assert first and first[0], (
+            f"no URL printed: {server.stderr.read() if server.poll() is not None else 'still starting'}"
+        )  # type: ignore[union-attr]  # noqa: E501
+        announced = json.loads(first[0])
+        assert announced["runs"] == RUNS
+        yield str(announced["url"]).rstrip("/")
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            code = server.wait(BOUND_S)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    assert code == 0, server.stderr.read()  # type: ignore[union-attr]
+
+
+def test_every_view_renders_its_charts_with_data_in_chromium(
+    dashboard: str, tmp_path: Path
+) -> None:
+    chaos = _chromium(tmp_path, "--dump-dom", f"{dashboard}/chaos")
+    bars = re.findall(r'<rect class="bar (\w+)" data-run="(run-\d+)"', chaos)
+    assert len(bars) == RUNS and {run for _, run in bars} == {f"run-{i:02d}" for i in range(RUNS)}
+    assert [status for status, _ in bars].count("deviated") == 2
+
+    run = _chromium(tmp_path, "--dump-dom", f"{dashboard}/chaos/run/run-{RUNS - 1:02d}")
+    assert run.count('<rect class="fault"') == 2  # the fault window, on each probe's chart
+    points = re.findall(r'<polyline class="avail" points="([^"]+)"', run)
+    assert len(points) == 2 and all(len(p.split()) >= 2 for p in points)
+    assert "network.latency" in run and "fault-reverted" in run
+
+    score = _chromium(tmp_path, "--dump-dom", f"{dashboard}/score")
+    assert score.count('<circle class="pt"') == 30  # one per evaluation of the trend
+    assert re.search(r'id="score">83\.3<', score)  # 10 of 12 passed, the stand-in's formula
+
+    insights = _chromium(tmp_path, "--dump-dom", f"{dashboard}/insights")
+    assert re.findall(r'data-kpi="(\w+)"', insights) == ["chaos_pass_rate", "mttr"]
+    assert "2 runs did not pass" in insights
+
+    for name, path in (("run", f"/chaos/run/run-{RUNS - 1:02d}"), ("score", "/score")):
+        shot = tmp_path / f"dashboard-{name}.png"
+        _chromium(tmp_path, f"--screenshot={shot}", f"{dashboard}{path}")
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
