@@ -67,7 +67,8 @@ class _Client:
     """Requests straight into the ASGI app (httpx's ASGI transport), one at a time."""
 
     def __init__(self, path: Path) -> None:
-        self.app = build_app(DashboardData(history_backend(path)))
+        self.data = DashboardData(history_backend(path))
+        self.app = build_app(self.data)
 
     def request(self, method: str, url: str, **options: object) -> httpx.Response:
         async def send() -> httpx.Response:
@@ -180,16 +181,26 @@ def test_api_endpoints_are_the_view_models_and_read_only(history: Path) -> None:
     assert client.get("/").headers["location"] == "/chaos"
 
 
-def test_new_runs_show_without_restart_and_a_corrupt_store_answers_503(history: Path) -> None:
+def test_changes_are_read_in_the_background_and_a_corrupt_store_answers_503(
+    history: Path,
+) -> None:
     _write(history, _records(2))
     client = _client(history)
-    assert client.get("/api/runs").json()["total"] == 2
+    assert client.get("/api/runs").json()["total"] == 2  # the first snapshot: built at once
     _write(history, [Record("late", RecordKind.CHAOS_RUN, "k", "late", "passed", 9e6, 9e6 + 1)])
-    assert client.get("/api/runs").json()["total"] == 3
+    meanwhile = client.get("/chaos")  # served from the previous snapshot while it rebuilds
+    assert meanwhile.headers["X-Dashboard-Stale"] == "1" and 'id="stale"' in meanwhile.text
+    assert meanwhile.text.count('<rect class="bar') == 2
+    assert client.data.wait_idle(10.0)
+    fresh = client.get("/api/runs")
+    assert fresh.json()["total"] == 3 and "X-Dashboard-Stale" not in fresh.headers
     with history.open("a") as out:
         out.write("{not json\n")
-    broken = client.get("/api/score")
-    assert broken.status_code == 503 and "history file is corrupt" in broken.json()["error"]
+    client.get("/api/runs")  # starts the rebuild, which fails
+    assert client.data.wait_idle(10.0)
+    for _ in range(2):  # every request says so until the file changes
+        broken = client.get("/api/score")
+        assert broken.status_code == 503 and "history file is corrupt" in broken.json()["error"]
     page = client.get("/chaos")
     assert page.status_code == 503 and f"{history}:4" in page.text
 

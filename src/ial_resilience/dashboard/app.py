@@ -48,7 +48,10 @@ def build_app(data: DashboardData) -> Starlette:
         def endpoint(request: Request) -> Response:
             began = time.perf_counter()
             try:
-                response = handler(request, data.snapshot())
+                snapshot = data.snapshot()
+                response = handler(request, snapshot)
+                if snapshot.stale:
+                    response = _marked_stale(response, html=html)
             except StoreError as exc:
                 if html:
                     body = render.error_page(exc.message, exc.hint, source)
@@ -132,6 +135,22 @@ def build_app(data: DashboardData) -> Starlette:
         Route("/api/ping", ping, methods=get),
     ]
     return Starlette(routes=routes)
+
+
+STALE_NOTE = (
+    b'<p class="note" id="stale">The history changed: reading it again; reload in a moment '
+    b"for the newest runs.</p></main>"
+)
+
+
+def _marked_stale(response: Response, *, html: bool) -> Response:
+    """A page from the previous snapshot while the new one is built: said on the page (HTML)
+    and in ``X-Dashboard-Stale: 1`` (both)."""
+    if html:
+        body = bytes(response.body).replace(b"</main>", STALE_NOTE, 1)
+        response = HTMLResponse(body, status_code=response.status_code)
+    response.headers["X-Dashboard-Stale"] = "1"
+    return response
 
 
 def _timed(response: Response, began: float) -> Response:

@@ -13,7 +13,7 @@ import importlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,6 +70,7 @@ class Snapshot:
     insights: dict[str, Any]
     computed_at: float
     compute_s: float
+    stale: bool = False  # a newer state of the store is being read
 
 
 def build_snapshot(backend: Backend, now: float) -> Snapshot:
@@ -107,14 +108,27 @@ def _version(path: Path) -> tuple[tuple[int, int], ...]:
 
 
 class DashboardData:
-    """The latest :class:`Snapshot`, rebuilt when the store's files change."""
+    """The latest :class:`Snapshot`. The first is built on the first call; after that, a
+    change of the store's files starts one rebuild in a background thread and pages are served
+    from the previous snapshot meanwhile (``Snapshot.stale`` says so), so no request waits
+    for an analysis of the whole history. A rebuild that failed (``StoreError``: corrupt or
+    locked) is raised by every call until the files change again."""
 
-    def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        clock: Callable[[], float] = time.time,
+        *,
+        background: bool = True,
+    ) -> None:
         self._backend = backend
         self._clock = clock
+        self._background = background
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._version: tuple[tuple[int, int], ...] | None = None
+        self._building: threading.Thread | None = None
+        self._failed: tuple[tuple[tuple[int, int], ...], BaseException] | None = None
 
     @property
     def path(self) -> Path:
@@ -124,7 +138,38 @@ class DashboardData:
         """Raises what the backend raises (``StoreError`` for a corrupt or locked file)."""
         with self._lock:
             version = _version(self._backend.path())
-            if self._snapshot is None or version != self._version:
-                self._snapshot = build_snapshot(self._backend, self._clock())
-                self._version = version
-            return self._snapshot
+            if self._failed is not None:
+                if self._failed[0] == version:
+                    raise self._failed[1]
+                self._failed = None  # the file changed since: try again
+            if self._snapshot is None or not self._background:
+                if self._snapshot is None or version != self._version:
+                    self._snapshot = build_snapshot(self._backend, self._clock())
+                    self._version = version
+                return self._snapshot
+            if version != self._version and self._building is None:
+                self._building = threading.Thread(
+                    target=self._rebuild, args=(version,), name="dashboard-rebuild", daemon=True
+                )
+                self._building.start()
+            current = self._snapshot
+            return replace(current, stale=True) if self._building is not None else current
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for a background rebuild to finish (tests, benchmarks); False on timeout."""
+        with self._lock:
+            building = self._building
+        if building is not None:
+            building.join(timeout)
+            return not building.is_alive()
+        return True
+
+    def _rebuild(self, version: tuple[tuple[int, int], ...]) -> None:
+        try:
+            snapshot = build_snapshot(self._backend, self._clock())
+        except Exception as exc:  # handed to the requests, which report it
+            with self._lock:
+                self._failed, self._building = (version, exc), None
+            return
+        with self._lock:
+            self._snapshot, self._version, self._building = snapshot, version, None
