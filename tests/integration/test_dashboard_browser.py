@@ -81,14 +81,15 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
     server = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    assert server.stdout is not None and server.stderr is not None
+    out, err = server.stdout, server.stderr
     first: list[str] = []
-    reader = threading.Thread(target=lambda: first.append(server.stdout.readline()))  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: first.append(out.readline()), daemon=True)
     reader.start()
     reader.join(BOUND_S)
     try:
-        assert first and first[0], (
-            f"no URL printed: {server.stderr.read() if server.poll() is not None else 'still starting'}"
-        )  # type: ignore[union-attr]  # noqa: E501
+        exited = server.poll() is not None
+        assert first and first[0], f"no URL printed: {err.read() if exited else 'still starting'}"
         announced = json.loads(first[0])
         assert announced["runs"] == RUNS
         yield str(announced["url"]).rstrip("/")
@@ -98,8 +99,9 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
             code = server.wait(BOUND_S)
         except subprocess.TimeoutExpired:
             server.kill()
+            server.wait()
             raise
-    assert code == 0, server.stderr.read()  # type: ignore[union-attr]
+    assert code == 0, err.read()  # Ctrl-C stops it cleanly
 
 
 def test_every_view_renders_its_charts_with_data_in_chromium(

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from ial_resilience.cli.main import main
-from ial_resilience.dashboard import model
+from ial_resilience.dashboard import model, render
 from ial_resilience.dashboard.app import build_app
 from ial_resilience.dashboard.source import DashboardData, history_backend
 from tests import history_standin as standin
@@ -252,3 +252,13 @@ def test_journal_fixture_is_a_real_run_journal(tmp_path: Path) -> None:
     copy = shutil.copy(JOURNAL, tmp_path / "j.json")
     journal, why = model.read_journal(str(copy))
     assert why is None and journal is not None and journal["schema"] == "ialr.journal/1"
+
+
+def test_kpi_bars_are_as_long_as_the_value_on_a_rate_or_target_axis() -> None:
+    assert render.kpi_scale(0.75, "> 0.95") == (0.75, 0.95)  # a rate, 0–1
+    assert render.kpi_scale(900.0, "< 1800") == (0.25, 0.5)  # seconds: target mid-axis
+    assert render.kpi_scale(5400.0, "< 1800") == (1.0, 0.5)  # capped at twice the target
+    assert render.kpi_scale(None, ">= 0.999") == (0.0, 0.999)
+    svg = render.kpi_svg([{"name": "uptime", "value": 0.5, "target": ">= 0.999", "met": False,
+                           "sample_size": 3}])  # fmt: skip
+    assert 'class="bar error" data-kpi="uptime" x="170" y="4" width="280.0"' in svg

@@ -4,6 +4,7 @@ charts); the status strip, score trend and KPI bars are drawn here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
@@ -288,24 +289,48 @@ def score_page(view: Mapping[str, Any], source: str) -> str:
 
 # ---- insights -----------------------------------------------------------------------------
 
-KPI_W, KPI_ROW = 960, 26
+KPI_W, KPI_ROW, KPI_BAR = 960, 26, 560
+
+
+def kpi_scale(value: float | None, target: str) -> tuple[float, float | None]:
+    """(bar, target tick) as shares of the axis: a rate (value and target within 0–1) on a
+    0–1 axis; anything else (seconds, counts) on a 0–2×target axis, the target in the middle."""
+    found = re.search(r"[-+]?\d+(?:\.\d+)?", target)
+    goal = float(found.group()) if found else None
+    if value is None:
+        return 0.0, goal if goal is not None and 0 <= goal <= 1 else None
+    if goal is not None and 0 <= goal <= 1 and 0 <= value <= 1:
+        return value, goal
+    if goal:
+        return min(1.0, value / (2 * goal)), 0.5
+    return 1.0, None
 
 
 def kpi_svg(kpis: Sequence[Mapping[str, Any]]) -> str:
-    """One bar per KPI with a value: the share of the way to its target that is met (a bar
-    per KPI, green when met); KPIs without enough data get a grey stub."""
+    """One bar per KPI, as long as its value on the axis of :func:`kpi_scale`, green when
+    the target is met, red when missed, a grey stub when there is not enough data; the black
+    tick is the target."""
     rows = []
     for index, kpi in enumerate(kpis):
         y = index * KPI_ROW
         met = kpi.get("met")
         css = "passed" if met else ("error" if met is False else "inconclusive")
-        width = 680 if met else (340 if met is False else 8)
-        value = "not enough data" if kpi.get("value") is None else _num(kpi.get("value"), 4)
+        raw = kpi.get("value")
+        value = float(raw) if isinstance(raw, int | float) else None
+        share, tick = kpi_scale(value, str(kpi.get("target") or ""))
+        width = max(4.0, KPI_BAR * share)
+        shown = "not enough data" if value is None else _num(raw, 4)
+        mark = (
+            f'<line class="axis" x1="{170 + KPI_BAR * tick:.1f}" y1="{y + 1}" '
+            f'x2="{170 + KPI_BAR * tick:.1f}" y2="{y + KPI_ROW - 1}"/>'
+            if tick is not None
+            else ""
+        )
         rows.append(
             f'<text class="tick" x="0" y="{y + 16}">{escape(str(kpi.get("name")))}</text>'
             f'<rect class="bar {css}" data-kpi="{escape(str(kpi.get("name")))}" x="170" '
-            f'y="{y + 4}" width="{width}" height="{KPI_ROW - 8}"/>'
-            f'<text class="tick" x="{180 + width}" y="{y + 16}">{value} '
+            f'y="{y + 4}" width="{width:.1f}" height="{KPI_ROW - 8}"/>{mark}'
+            f'<text class="tick" x="{180 + KPI_BAR}" y="{y + 16}">{shown} '
             f"(target {escape(str(kpi.get('target')))}, n={kpi.get('sample_size')})</text>"
         )
     height = max(KPI_ROW, KPI_ROW * len(kpis))
@@ -364,8 +389,8 @@ def insights_page(view: Mapping[str, Any], source: str) -> str:
         f"<h2>KPI scorecard</h2>{kpi_svg(view['kpis'])}"
         "<table id=kpis><thead><tr><th>KPI</th><th>value</th><th>target</th><th>met</th>"
         f"<th>sample size</th><th>note</th></tr></thead><tbody>{kpis}</tbody></table>"
-        f"<h2>Regressions and change points</h2><table id=findings><tbody>{findings}</tbody>"
-        "</table>"
+        f"<h2>Regressions and change points</h2><table id=findings><tbody>"
+        f"{findings or '<tr><td>none found</td></tr>'}</tbody></table>"
     )
     return page("insights", "Insights", body, source)
 

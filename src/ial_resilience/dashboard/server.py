@@ -75,7 +75,13 @@ def serve(data: DashboardData, sock: socket.socket, announce: Callable[[str], No
     re-raises the signal it caught, which lands in the handlers installed here."""
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    config = uvicorn.Config(build_app(data), log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        build_app(data),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         announce(f"http://{shown}:{port}/")
