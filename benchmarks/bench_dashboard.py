@@ -80,7 +80,7 @@ def _fill(path: Path, journal: Path) -> None:
 
 async def _measure(app: Any, data: Any, path: Path) -> dict[str, Any]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8765") as client:
 
         async def timed(url: str) -> float:
             began = time.perf_counter()

@@ -73,7 +73,8 @@ class _Client:
     def request(self, method: str, url: str, **options: object) -> httpx.Response:
         async def send() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            base = "http://127.0.0.1:8765"
+            async with httpx.AsyncClient(transport=transport, base_url=base) as client:
                 return await client.request(method, url, **options)  # type: ignore[arg-type]
 
         return asyncio.run(send())
@@ -178,6 +179,8 @@ def test_api_endpoints_are_the_view_models_and_read_only(history: Path) -> None:
     assert [k["name"] for k in insights["kpis"]] == ["chaos_pass_rate", "mttr"]
     assert client.get("/api/runs/nope").status_code == 404
     assert client.post("/api/runs").status_code == 405
+    rebound = client.get("/api/runs", headers={"Host": "evil.example:8765"})
+    assert rebound.status_code == 400  # DNS rebinding: only loopback names are served
     assert client.get("/").headers["location"] == "/chaos"
 
 

@@ -17,10 +17,12 @@ that cannot be read (``StoreError``) answers 503 with the store's message and hi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -41,7 +43,14 @@ def _limit(request: Request) -> int:
         return model.RUNS_SHOWN
 
 
-def build_app(data: DashboardData) -> Starlette:
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def build_app(
+    data: DashboardData, allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS
+) -> Starlette:
+    """The app; ``allowed_hosts`` (``None``: any) guards a loopback dashboard against DNS
+    rebinding: a page elsewhere cannot read it through a name that resolves to 127.0.0.1."""
     source = str(data.path)
 
     def serve(handler: Handler, *, html: bool) -> Callable[[Request], Response]:
@@ -134,7 +143,10 @@ def build_app(data: DashboardData) -> Starlette:
         Route("/api/insights", serve(insights_json, html=False), methods=get),
         Route("/api/ping", ping, methods=get),
     ]
-    return Starlette(routes=routes)
+    middleware = []
+    if allowed_hosts is not None:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    return Starlette(routes=routes, middleware=middleware)
 
 
 STALE_NOTE = (

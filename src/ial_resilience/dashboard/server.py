@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import uvicorn
 
-from ial_resilience.dashboard.app import build_app
+from ial_resilience.dashboard.app import LOOPBACK_HOSTS, build_app
 from ial_resilience.dashboard.source import DashboardData
 from ial_resilience.errors import InputError, SafetyRefusal
 
@@ -76,7 +76,7 @@ def serve(data: DashboardData, sock: socket.socket, announce: Callable[[str], No
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     config = uvicorn.Config(
-        build_app(data),
+        build_app(data, LOOPBACK_HOSTS if is_loopback(host) else None),
         log_level="warning",
         access_log=False,
         lifespan="off",
