@@ -265,3 +265,17 @@ def test_kpi_bars_are_as_long_as_the_value_on_a_rate_or_target_axis() -> None:
     svg = render.kpi_svg([{"name": "uptime", "value": 0.5, "target": ">= 0.999", "met": False,
                            "sample_size": 3}])  # fmt: skip
     assert 'class="bar error" data-kpi="uptime" x="170" y="4" width="280.0"' in svg
+
+
+def test_a_journal_missing_a_field_gives_a_note_not_an_error(tmp_path: Path) -> None:
+    journal = json.loads(JOURNAL.read_text())
+    del journal["faults"][0]["applied_at"]
+    path = tmp_path / "j.json"
+    path.write_text(json.dumps(journal))
+    record = Record("r", RecordKind.CHAOS_RUN, "k", "t", "passed", 1.0, 2.0, source=str(path))
+    view, timeline = model.run_view(record)
+    assert timeline is None and view["timeline"] is None
+    assert (
+        view["timeline_note"] == f"{path}: a fault or sample lacks a field (KeyError('applied_at'))"
+    )
+    assert "lacks a field" in render.run_page(view, timeline, "h")

@@ -77,16 +77,13 @@ def build_app(
         kind = request.query_params.get("kind") or None
         return model.runs_view(snap.records, kind=kind, limit=_limit(request))
 
-    def one_run(request: Request, snap: Snapshot) -> tuple[dict[str, Any], Any] | None:
+    def one_run(
+        request: Request, snap: Snapshot
+    ) -> tuple[dict[str, Any], model.RunTimeline | None] | None:
         record = snap.by_id.get(request.path_params["run_id"])
         if record is None:
             return None
-        view = model.run_view(record, snap.children.get(record.id, ()))
-        timeline = None
-        if view["timeline"] is not None:
-            journal, _ = model.read_journal(record.source)
-            timeline = model.journal_timeline(journal or {})
-        return view, timeline
+        return model.run_view(record, snap.children.get(record.id, ()))
 
     def not_found(request: Request, html: bool) -> Response:
         run_id = request.path_params["run_id"]

@@ -185,20 +185,28 @@ def read_journal(source: str | None) -> tuple[dict[str, Any] | None, str | None]
     return document, None
 
 
-def run_view(record: RecordLike, children: Sequence[RecordLike] = ()) -> dict[str, Any]:
+def run_view(
+    record: RecordLike, children: Sequence[RecordLike] = ()
+) -> tuple[dict[str, Any], RunTimeline | None]:
     """One run: its row, its timeline when the record's source is a run journal, and the
-    runs recorded under it (a game day's experiments)."""
+    runs recorded under it (a game day's experiments); and the timeline to draw."""
     view: dict[str, Any] = {"run": run_row(record), "timeline": None, "timeline_note": None}
+    timeline = None
     journal, why = read_journal(record.source)
     if journal is None:
         view["timeline_note"] = why
     elif str(journal.get("schema", "")).startswith("ialr.journal/"):
-        view["timeline"] = journal_timeline(journal).to_json()
+        try:
+            timeline = journal_timeline(journal)
+        except (KeyError, TypeError, ValueError) as exc:
+            view["timeline_note"] = f"{record.source}: a fault or sample lacks a field ({exc!r})"
+        else:
+            view["timeline"] = timeline.to_json()
         view["reason"] = journal.get("reason")
     else:
         view["timeline_note"] = "the source is not a run journal; its runs are listed below"
     view["children"] = [run_row(c) for c in sorted(children, key=lambda c: c.started_at)]
-    return view
+    return view, timeline
 
 
 def trend_times(records: Sequence[RecordLike], points: int = TREND_POINTS) -> list[float]:
