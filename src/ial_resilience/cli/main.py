@@ -38,6 +38,7 @@ _COMMANDS: dict[str, str] = {
     "kpis": "ial_resilience.cli.history",
     "score": "ial_resilience.cli.history",
     "deploy": "ial_resilience.cli.deploy",
+    "dashboard": "ial_resilience.cli.dashboard",
 }
 
 HELP = (
