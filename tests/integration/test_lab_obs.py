@@ -12,8 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ial_resilience.alerting.observe import SeriesIndex, observe
 from ial_resilience.alerting.pipeline import engine_runner, run_pipeline
 from ial_resilience.alerting.pipeline_spec import load_pipeline_spec
+from ial_resilience.alerting.rules import load_rules
 from ial_resilience.lab.telemetry import store_path
 from ial_resilience.observability.store import SpanRecord, TelemetryStore
 from tests.lab_fixtures import RunningLab, lab, wait_for  # noqa: F401
@@ -98,6 +100,33 @@ def test_replicas_record_request_metrics_into_the_store(lab: RunningLab) -> None
     assert latencies and all(s.labels["replica"].startswith("api") for s in latencies)
     prometheus = httpx.get(f"{lab.exports['lb']}/metrics", timeout=10)
     assert "lab_api_requests_total" in prometheus.text  # /metrics kept
+
+
+def test_the_control_plane_records_target_states_and_quiet_infra_rules(
+    lab: RunningLab,  # noqa: F811
+) -> None:
+    """The LB's target states and the desired count reach the store every 0.5 s, and on the
+    healthy session lab the state-based infrastructure rules do not fire."""
+    store = _store(lab)
+    since = time.time()
+
+    def healthy_sample() -> bool:
+        healthy = store.points("lb.targets", {"service": "api", "state": "healthy"}, since,
+                               time.time() + 60)  # fmt: skip
+        desired = store.points("service.replicas.desired", {"service": "api"}, since,
+                               time.time() + 60)  # fmt: skip
+        return bool(healthy and desired) and healthy[0].values[-1] >= desired[0].values[-1] >= 2
+
+    wait_for(healthy_sample, 20, "lb.targets healthy >= service.replicas.desired >= 2")
+    rules = load_rules(LAB_PACKAGE / "alerts.yaml")
+    state_rules = {"lab-healthy-targets-below-desired", "lab-no-healthy-targets",
+                   "lab-lb-telemetry-missing"}  # fmt: skip
+    observed = {
+        name: [seen.condition for seen in observe(rules.rule(name), SeriesIndex(store),
+                                                   time.time())]
+        for name in state_rules
+    }  # fmt: skip
+    assert not any(any(conditions) for conditions in observed.values()), observed
 
 
 def test_the_lab_alerts_test_spec_fires_and_resolves(lab: RunningLab, tmp_path: Path) -> None:  # noqa: F811

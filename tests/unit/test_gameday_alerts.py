@@ -28,7 +28,10 @@ def test_the_lab_rules_validate_with_the_cli(capsys: pytest.CaptureFixture[str])
 
 def test_the_lab_rules_are_scaled_and_use_the_replicas_metrics() -> None:
     rules = load_rules(LAB / "alerts.yaml")
-    assert rules.metrics() == {"http.requests", "http.latency_ms", "payments.charges"}
+    assert rules.metrics() == {
+        "http.requests", "http.latency_ms", "payments.charges", "lb.targets",
+        "service.replicas.desired", "service.restarts", "db.failovers",
+    }  # fmt: skip
     burn = rules.rule("lab-availability-burn")
     assert isinstance(burn, BurnRateRule)
     assert [round(w.long) for w in burn.scaled_windows()] == [36, 216]
@@ -159,3 +162,103 @@ def test_the_bundled_lab_points_its_services_at_its_store(tmp_path: Path) -> Non
     system = (LAB / "system.yaml").read_text(encoding="utf-8")
     assert system.count('IALR_TELEMETRY_STORE: "${lab_dir}/telemetry.db"') == 3
     assert telemetry.store_path(tmp_path) == tmp_path / "lab" / "telemetry.db"
+
+
+# --- the infrastructure rules (ALB target group, ECS service, Aurora) on a simulated lab ------
+INFRA_RULES = {
+    "lab-healthy-targets-below-desired", "lab-no-healthy-targets", "lab-replica-restarted",
+    "lab-replica-crash-loop", "lab-db-failover", "lab-lb-telemetry-missing",
+}  # fmt: skip
+DAY_S = 40.0
+
+
+def _lab_points(
+    t0: float,
+    healthy: Any = lambda t: 2,
+    desired: Any = lambda t: 2,
+    samples_until: float = DAY_S,
+) -> list[Point]:
+    """What a lab writes: the control plane's gauges every 0.5 s and healthy traffic."""
+    points: list[Point] = []
+    for step in range(int(DAY_S * 2)):
+        t = step * 0.5
+        at = t0 + t
+        if t < samples_until:
+            points += [
+                Point("lb.targets", float(healthy(t)), {"service": "api", "state": "healthy"}, at),
+                Point("lb.targets", 0.0, {"service": "api", "state": "unhealthy"}, at),
+                Point("service.replicas.desired", float(desired(t)), {"service": "api"}, at),
+            ]
+        for _ in range(5):  # 10 requests/s, all fine
+            points.append(Point("http.requests", 1.0, {"service": "api", "outcome": "ok"}, at))
+            points.append(Point("http.latency_ms", 20.0, {"service": "api"}, at))
+        points.append(Point("payments.charges", 1.0, {"service": "api", "outcome": "charged"}, at))
+    return points
+
+
+def _fired_rules(tmp_path: Path, points: list[Point], t0: float) -> set[str]:
+    """Every rule of the lab file that fired while the evaluator ran every 0.5 s over the day."""
+    from ial_resilience.alerting.evaluator import Evaluator
+
+    store = TelemetryStore(tmp_path / "lab.db")
+    store.write_points(points)
+    evaluator = Evaluator(load_rules(LAB / "alerts.yaml"), store)
+    fired: set[str] = set()
+    for step in range(2, int(DAY_S * 2)):
+        fired |= {a.rule for a in evaluator.evaluate(now=t0 + step * 0.5).firing()}
+    store.close()
+    return fired
+
+
+def test_the_lab_rules_stay_quiet_on_a_healthy_lab(tmp_path: Path) -> None:
+    t0 = time.time() - 100
+    assert _fired_rules(tmp_path, _lab_points(t0), t0) == set()
+
+
+def test_an_ordinary_scale_out_is_not_an_alert(tmp_path: Path) -> None:
+    t0 = time.time() - 100  # desired 3 at 10 s; the new target is healthy 2 s later
+    points = _lab_points(
+        t0, healthy=lambda t: 3 if t >= 12 else 2, desired=lambda t: 3 if t >= 10 else 2
+    )
+    assert _fired_rules(tmp_path, points, t0) == set()
+
+
+def test_a_dead_replica_restarted_is_a_ticket_not_a_page(tmp_path: Path) -> None:
+    t0 = time.time() - 100  # one of two targets out for 5 s, the supervisor restarted it
+    points = _lab_points(t0, healthy=lambda t: 1 if 10 <= t < 15 else 2)
+    points.append(Point("service.restarts", 1.0, {"service": "api", "replica": "api-1"}, t0 + 10.3))
+    fired = _fired_rules(tmp_path, points, t0)
+    assert fired == {"lab-healthy-targets-below-desired", "lab-replica-restarted"}
+    rules = load_rules(LAB / "alerts.yaml")
+    assert {rules.rule(name).severity.value for name in fired} == {"warning"}
+
+
+def test_no_healthy_target_pages(tmp_path: Path) -> None:
+    t0 = time.time() - 100
+    points = _lab_points(t0, healthy=lambda t: 0 if 10 <= t < 20 else 2)
+    fired = _fired_rules(tmp_path, points, t0) & INFRA_RULES
+    assert fired == {"lab-no-healthy-targets", "lab-healthy-targets-below-desired"}
+
+
+def test_three_restarts_of_one_replica_are_a_crash_loop(tmp_path: Path) -> None:
+    t0 = time.time() - 100
+    points = _lab_points(t0)
+    points += [
+        Point("service.restarts", 1.0, {"service": "api", "replica": "api-2"}, t0 + 10 + 3 * i)
+        for i in range(3)
+    ]
+    fired = _fired_rules(tmp_path, points, t0)
+    assert fired == {"lab-replica-restarted", "lab-replica-crash-loop"}
+
+
+def test_a_database_failover_is_an_alert(tmp_path: Path) -> None:
+    t0 = time.time() - 100
+    labels = {"service": "db", "old_writer": "db-primary", "new_writer": "db-replica"}
+    points = [*_lab_points(t0), Point("db.failovers", 1.0, labels, t0 + 10)]
+    assert _fired_rules(tmp_path, points, t0) == {"lab-db-failover"}
+
+
+def test_the_control_plane_going_silent_pages(tmp_path: Path) -> None:
+    t0 = time.time() - 100
+    points = _lab_points(t0, samples_until=20.0)
+    assert _fired_rules(tmp_path, points, t0) == {"lab-lb-telemetry-missing"}

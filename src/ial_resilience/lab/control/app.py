@@ -22,6 +22,13 @@ Control API (JSON; loopback only):
 | POST `/v1/deploy/default` `{"version", "env"}` | the version new replicas start with |
 | POST `/v1/deploy/replicas/{name}` `{"version", "env"}` | replace it by one of that version |
 | GET `/metrics` | Prometheus text of the LB |
+
+Infrastructure metrics into the lab's telemetry store (when ``IALR_TELEMETRY_STORE`` is set),
+every ``GAUGE_EVERY_S``: ``lb.targets`` {service, state: initial|healthy|unhealthy} (the target
+group's HealthyHostCount / UnHealthyHostCount), ``service.replicas.desired`` {service} (ECS
+DesiredTaskCount: the autoscaler's desired count) and ``service.replicas.running`` {service}
+(RunningTaskCount: replicas whose process is alive). The supervisor adds ``service.restarts``
+and the DB endpoint ``db.failovers`` as they happen.
 """
 
 from __future__ import annotations
@@ -53,10 +60,12 @@ from ial_resilience.lab.control.database import DatabaseEndpoint
 from ial_resilience.lab.control.fleet import FleetConfig
 from ial_resilience.lab.control.lb import LoadBalancer
 from ial_resilience.lab.control.supervisor import Supervisor
+from ial_resilience.observability import metrics as obs_metrics
 from ial_resilience.observability.instrument import TracingMiddleware
 
 log = logging.getLogger("ialr.lab.control")
 Handler = Callable[[Request], Awaitable[Any]]
+GAUGE_EVERY_S = 0.5  # twice the LB's health-check interval: every state change is seen
 
 
 class ControlPlane:
@@ -77,7 +86,23 @@ class ControlPlane:
             asyncio.create_task(self.lb.health_loop()),
             asyncio.create_task(self.supervisor.run()),
             asyncio.create_task(self.autoscaler.run()),
+            asyncio.create_task(self.gauge_loop()),
         ]
+
+    def record_gauges(self) -> None:
+        """One sample of the target states and the desired/running replica counts."""
+        service = self.config.service
+        for state, count in self.lb.state_counts().items():
+            obs_metrics.gauge("lb.targets", float(count), service=service, state=str(state))
+        running = float(sum(1 for r in self.supervisor.replicas.values() if r.alive))
+        obs_metrics.gauge("service.replicas.desired", float(self.autoscaler.desired),
+                          service=service)  # fmt: skip
+        obs_metrics.gauge("service.replicas.running", running, service=service)
+
+    async def gauge_loop(self) -> None:
+        while True:
+            self.record_gauges()
+            await asyncio.sleep(GAUGE_EVERY_S)
 
     def healthy(self) -> bool:
         return len(self.lb.healthy()) >= self.config.min_replicas
@@ -259,7 +284,7 @@ def main() -> None:
         db_primary=primary, db_primary_address=primary_address,
         db_replica=replica, db_replica_address=replica_address,
     )  # fmt: skip
-    telemetry = lab_telemetry.setup("lb")
+    telemetry = lab_telemetry.setup("lb", with_metrics=True)
     plane = ControlPlane(config, agent, traced=telemetry.traced)
     try:
         asyncio.run(serve(plane, args.lb_port, args.port))

@@ -11,6 +11,10 @@ API replicas reach the writer through the ``api->db`` agent link. ``failover()``
 Failover is one-way: reverting it changes nothing (the promoted node stays the writer, the old
 writer stays stopped until ``ialr lab down``/``up``); a second failover is refused (no replica
 left).
+
+A completed failover is counted into the lab's telemetry store as ``db.failovers`` {service: db,
+old_writer, new_writer} (value 1; Aurora: the RDS event "failover completed"), which the lab's
+alert rules read.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import psycopg
 from ial_resilience.agent.client import AgentClient
 from ial_resilience.errors import FaultRejected
 from ial_resilience.lab.control.fleet import FleetConfig
+from ial_resilience.observability import metrics
 
 FENCE_GRACE_S = 2.0
 PROMOTE_DEADLINE_S = 15.0
@@ -68,6 +73,8 @@ class DatabaseEndpoint:
             "duration_ms": round((time.monotonic() - started) * 1000, 1), "landed": True,
         }  # fmt: skip
         self.failovers.append(evidence)
+        metrics.count("db.failovers", 1.0, service="db", old_writer=self._config.db_primary,
+                      new_writer=self.writer)  # fmt: skip
         return evidence
 
     def _fence(self, process: str) -> bool:

@@ -125,6 +125,13 @@ class LoadBalancer:
     def targets(self) -> list[dict[str, Any]]:
         return [t.snapshot() for t in self._targets.values()]
 
+    def state_counts(self) -> dict[TargetState, int]:
+        """How many registered targets are in each state (every state present, 0 included)."""
+        counts = dict.fromkeys(TargetState, 0)
+        for target in self._targets.values():
+            counts[target.state] += 1
+        return counts
+
     def healthy(self) -> list[Target]:
         return [t for t in self._targets.values() if t.state is TargetState.HEALTHY]
 

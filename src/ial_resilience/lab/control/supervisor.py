@@ -6,7 +6,9 @@ own ``lb->api-N`` link. A dead replica is taken out of the LB at once, started a
 agent (``POST /v1/processes/NAME/respawn``: the agent's registry then holds the new pid, so a
 later ``process.kill`` hits the live process) and registered again; it serves traffic once its
 health checks pass. Backoff starts at 0.25 s, doubles per restart up to 5 s, and resets after
-10 s alive.
+10 s alive. Each restart is also counted into the lab's telemetry store as ``service.restarts``
+{service, replica} (value 1; ECS: a task that stopped and was replaced), which the lab's alert
+rules read.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ial_resilience.errors import IalrError
 from ial_resilience.lab.control.fleet import FleetConfig
 from ial_resilience.lab.control.lb import LoadBalancer
 from ial_resilience.lab.ports import free_port
+from ial_resilience.observability import metrics
 
 log = logging.getLogger("ialr.lab.supervisor")
 BACKOFF_START_S = 0.25
@@ -155,6 +158,7 @@ class Supervisor:
             return
         replica.pid = int(process["pid"])
         replica.restarts.append(time.time())
+        metrics.count("service.restarts", 1.0, service=self.config.service, replica=replica.name)
         replica.backoff = min(replica.backoff * 2, BACKOFF_MAX_S)
         replica.alive, replica.alive_since = True, now
         self._lb.register(replica.name, replica.address)
