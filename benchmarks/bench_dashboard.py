@@ -7,9 +7,7 @@ run. Also timed: the snapshot built at start (every record read, the score with 
 30 evaluations, the analysis, the KPIs), and after a new record the request served from the
 previous snapshot while the new one is built in the background, and that rebuild.
 
-The history behind it is ``ial_resilience.history`` when installed (INTERFACES §8), else
-``tests.history_standin`` (its analysis is trivial: then the cold figure is not the real
-analysis cost — the section says which backend ran).
+The history behind it is the real store, ``ial_resilience.history`` (INTERFACES §8).
 
     python -m benchmarks bench_dashboard
 """
@@ -17,12 +15,10 @@ analysis cost — the section says which backend ran).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +27,7 @@ from typing import Any
 import httpx
 
 from benchmarks import _sections as sections
+from ial_resilience import history
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK_START, MARK_END = "<!-- bench_dashboard:start -->", "<!-- bench_dashboard:end -->"
@@ -43,21 +40,10 @@ PAGES = ("/chaos", "/chaos/run/run-09999", "/score", "/insights", "/api/runs",
 
 
 def _backend_name() -> str:
-    try:
-        found = importlib.util.find_spec("ial_resilience.history")
-    except ModuleNotFoundError:
-        found = None
-    if found is not None:
-        return "ial_resilience.history"
-    sys.path.insert(0, str(ROOT))
-    from tests import history_standin
-
-    history_standin.install()
-    return "tests.history_standin (stand-in: trivial analysis)"
+    return "ial_resilience.history"
 
 
 def _fill(path: Path, journal: Path) -> None:
-    history = importlib.import_module("ial_resilience.history")
     kind = history.RecordKind("chaos_run")
     records = []
     start = time.time() - RUNS * 3600.0
@@ -113,7 +99,6 @@ async def _measure(app: Any, data: Any, path: Path) -> dict[str, Any]:
 
 
 def _append(path: Path) -> None:
-    history = importlib.import_module("ial_resilience.history")
     late = history.Record(
         id="run-late", kind=history.RecordKind("chaos_run"), key="experiment-0",
         title="experiment 0", status="passed", started_at=time.time(), ended_at=time.time(),

@@ -1,7 +1,8 @@
 """``ialr dashboard``: view models, the app's pages and JSON, and the CLI's refusals.
 
-The history part is reached through INTERFACES §8 only; ``tests.history_standin`` plays it
-(until the history branch is merged) so these tests are about the web layer.
+The history behind them is the real store of INTERFACES §8; figures that come from the
+analysis (score, recommendations, KPIs) are compared with what ``ial_resilience.history``
+computes for the same records, so these tests stay about the web layer.
 """
 
 from __future__ import annotations
@@ -11,29 +12,30 @@ import json
 import re
 import shutil
 import socket
-import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from ial_resilience import history as results
 from ial_resilience.cli.main import main
 from ial_resilience.dashboard import model, render
 from ial_resilience.dashboard.app import build_app
 from ial_resilience.dashboard.source import DashboardData, history_backend
-from tests import history_standin as standin
-from tests.history_standin import Record, RecordKind
+from ial_resilience.history import Record, RecordKind
+from ial_resilience.history.kpis import kpis
+from ial_resilience.history.score import resilience_score
 
 JOURNAL = Path(__file__).parent.parent / "data" / "journal_deviated.json"
 DAY = 86400.0
+NOW = time.time()
 
 
 @pytest.fixture
 def history(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    for name, module in standin.modules().items():
-        monkeypatch.setitem(sys.modules, name, module)
-    path = tmp_path / "history.jsonl"
+    path = tmp_path / "history.db"
     monkeypatch.setenv("IALR_HISTORY", str(path))
     yield path
 
@@ -49,8 +51,8 @@ def _records(count: int, journal: Path | None = None) -> list[Record]:
                 key="catalog-latency" if i % 2 else "db-kill",
                 title=f"experiment {i}",
                 status=status,
-                started_at=1_000_000.0 + i * DAY,
-                ended_at=1_000_000.0 + i * DAY + 30.0,
+                started_at=NOW - (count - i) * DAY,
+                ended_at=NOW - (count - i) * DAY + 30.0,
                 source=str(journal) if journal and i == count - 1 else None,
                 figures={"passed": status == "passed", "time_to_recover_s": 1.0 + i},
             )
@@ -59,7 +61,7 @@ def _records(count: int, journal: Path | None = None) -> list[Record]:
 
 
 def _write(path: Path, records: list[Record]) -> None:
-    with standin.HistoryStore.open(path) as store:
+    with results.HistoryStore.open(path) as store:
         store.add_many(records)
 
 
@@ -145,7 +147,8 @@ def test_score_trend_counts_only_runs_ended_by_each_point() -> None:
 def test_pages_draw_one_bar_per_run_one_point_per_trend_step_and_the_timeline(
     history: Path,
 ) -> None:
-    _write(history, _records(12, JOURNAL))
+    records = _records(12, JOURNAL)
+    _write(history, records)
     client = _client(history)
     chaos = client.get("/chaos")
     assert chaos.status_code == 200 and "Server-Timing" in chaos.headers
@@ -160,23 +163,31 @@ def test_pages_draw_one_bar_per_run_one_point_per_trend_step_and_the_timeline(
     assert "No timeline: this record names no journal file" in no_journal.text
     score = client.get("/score")
     assert score.text.count('<circle class="pt"') == model.TREND_POINTS
-    assert re.search(r"<div class=big id=score>75\.0</div>", score.text)
+    expected = resilience_score(records, time.time()).value
+    assert expected is not None
+    assert re.search(rf"<div class=big id=score>{expected:.1f}</div>", score.text)
     insights = client.get("/insights")
-    assert "3 runs did not pass" in insights.text and 'href="/chaos/run/run-011"' in insights.text
-    assert insights.text.count('<rect class="bar') == 2  # one per KPI
+    # experiment "catalog-latency" deviated in 3 of its last 5 runs: the analyzer's finding
+    assert "did not pass in 3 of its last 5" in insights.text
+    assert 'href="/chaos/run/run-011"' in insights.text  # its evidence, linked
+    every = kpis(records, time.time())
+    assert insights.text.count('<rect class="bar') == len(every) == 8  # one per KPI
+    assert insights.text.count("not enough data") >= sum(k.value is None for k in every)
     assert "not enough data" in insights.text
 
 
 def test_api_endpoints_are_the_view_models_and_read_only(history: Path) -> None:
-    _write(history, _records(5, JOURNAL))
+    five = _records(5, JOURNAL)
+    _write(history, five)
     client = _client(history)
     runs = client.get("/api/runs", params={"limit": 2}).json()
     assert runs["total"] == 5 and [r["id"] for r in runs["runs"]] == ["run-004", "run-003"]
     one = client.get("/api/runs/run-004").json()
     assert one["timeline"]["faults"][0]["fault"] == "network.latency"
-    assert client.get("/api/score").json()["value"] == pytest.approx(80.0)
+    expected = resilience_score(five, time.time()).value
+    assert client.get("/api/score").json()["value"] == pytest.approx(expected)
     insights = client.get("/api/insights").json()
-    assert [k["name"] for k in insights["kpis"]] == ["chaos_pass_rate", "mttr"]
+    assert [k["name"] for k in insights["kpis"]] == [k.name for k in kpis(five, time.time())]
     assert client.get("/api/runs/nope").status_code == 404
     assert client.post("/api/runs").status_code == 405
     rebound = client.get("/api/runs", headers={"Host": "evil.example:8765"})
@@ -197,15 +208,15 @@ def test_changes_are_read_in_the_background_and_a_corrupt_store_answers_503(
     assert client.data.wait_idle(10.0)
     fresh = client.get("/api/runs")
     assert fresh.json()["total"] == 3 and "X-Dashboard-Stale" not in fresh.headers
-    with history.open("a") as out:
-        out.write("{not json\n")
+    history.write_bytes(b"no longer a database " * 200)  # a corrupt file: never reset
     client.get("/api/runs")  # starts the rebuild, which fails
     assert client.data.wait_idle(10.0)
     for _ in range(2):  # every request says so until the file changes
         broken = client.get("/api/score")
-        assert broken.status_code == 503 and "history file is corrupt" in broken.json()["error"]
+        error = broken.json()["error"]
+        assert broken.status_code == 503 and "not a usable history file" in error
     page = client.get("/chaos")
-    assert page.status_code == 503 and f"{history}:4" in page.text
+    assert page.status_code == 503 and str(history) in page.text
 
 
 # -- the CLI ------------------------------------------------------------------------------------
@@ -243,7 +254,7 @@ def test_corrupt_history_fails_before_serving_with_the_store_error(
     history.write_text("garbage\n")
     assert main(["dashboard", "--port", "0", "--history", str(history)]) == 5
     err = capsys.readouterr().err
-    assert f"{history}:1: the history file is corrupt" in err and "Hint:" in err
+    assert f"{history} is not a usable history file" in err and "Hint:" in err
 
 
 def test_dry_run_needs_aws_setup(capsys: pytest.CaptureFixture[str]) -> None:

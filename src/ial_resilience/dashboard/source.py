@@ -9,7 +9,6 @@ page costs a lookup, not an analysis of 10,000 runs.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from ial_resilience import history
 from ial_resilience.dashboard import model
 
 
@@ -32,26 +32,28 @@ class HistoryBackend:
     """The history store of INTERFACES §8 (``ial_resilience.history``)."""
 
     def __init__(self, path: Path | None) -> None:
-        self._history = importlib.import_module("ial_resilience.history")
-        self._path = Path(path) if path is not None else self._history.default_history_path()
+        self._path = Path(path) if path is not None else history.default_history_path()
 
     def path(self) -> Path:
         return self._path
 
     def records(self) -> Sequence[model.RecordLike]:
-        with self._history.HistoryStore.open(path=self._path) as store:
+        with history.HistoryStore.open(path=self._path) as store:
             return list(store.records())
 
     def analysis(self, records: Sequence[Any], now: float) -> Mapping[str, Any]:
-        analyze = importlib.import_module("ial_resilience.history.analyze").analyze
+        from ial_resilience.history.analyze import analyze
+
         return dict(analyze(list(records), now).to_json())
 
     def score(self, records: Sequence[Any], now: float) -> Mapping[str, Any]:
-        score = importlib.import_module("ial_resilience.history.score").resilience_score
+        from ial_resilience.history.score import resilience_score as score
+
         return dict(score(list(records), now).to_json())
 
     def kpis(self, records: Sequence[Any], now: float) -> Sequence[Mapping[str, Any]]:
-        kpis = importlib.import_module("ial_resilience.history.kpis").kpis
+        from ial_resilience.history.kpis import kpis
+
         return [dict(k.to_json()) for k in kpis(list(records), now)]
 
 
