@@ -157,7 +157,8 @@ def operations_widgets(scope: Scope) -> tuple[Widget, ...]:
     )
 
 
-def chaos_widgets(scope: Scope) -> tuple[Widget, ...]:
+def chaos_run_widgets() -> tuple[Widget, ...]:
+    """What the chaos runs report (IaL/Chaos): results by status, time to recover, aborts."""
     return (
         Widget(
             "Experiment results (IaL/Chaos)",
@@ -173,6 +174,12 @@ def chaos_widgets(scope: Scope) -> tuple[Widget, ...]:
             period=3600,
         ),
         Widget("Guardrail aborts", (Summed(CHAOS_NAMESPACE, GUARDRAIL_ABORTS),), period=3600),
+    )
+
+
+def chaos_widgets(scope: Scope) -> tuple[Widget, ...]:
+    return (
+        *chaos_run_widgets(),
         Widget(
             "ALB 5xx during experiments",
             (

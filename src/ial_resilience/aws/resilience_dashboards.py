@@ -21,12 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ial_resilience.aws._session import AwsTarget, aws_call, client
-from ial_resilience.aws.obs_dashboards import Summed, Widget, _body
+from ial_resilience.aws.obs_dashboards import Summed, Widget, _body, chaos_run_widgets
 from ial_resilience.aws.obs_scope import (
     CHAOS_NAMESPACE,
-    CHAOS_RESULTS,
     DATA_LOSS_WINDOW,
-    GUARDRAIL_ABORTS,
     RECOVERY_TIME,
     RESILIENCE_NAMESPACE,
     RESILIENCE_SCORE,
@@ -55,20 +53,7 @@ def kpi_metric(name: str) -> str:
 
 def chaos_monitoring_widgets() -> tuple[Widget, ...]:
     return (
-        Widget(
-            "Runs by status (IaL/Chaos)",
-            tuple(Summed(CHAOS_NAMESPACE, f"chaos.{r}", label=r) for r in CHAOS_RESULTS),
-            period=3600,
-        ),
-        Widget(
-            "Time to recover (ms)",
-            (
-                Summed(CHAOS_NAMESPACE, TIME_TO_RECOVER, "Average", "mean"),
-                Summed(CHAOS_NAMESPACE, TIME_TO_RECOVER, "Maximum", "max"),
-            ),
-            period=3600,
-        ),
-        Widget("Guardrail aborts", (Summed(CHAOS_NAMESPACE, GUARDRAIL_ABORTS),), period=3600),
+        *chaos_run_widgets(),
         Widget(
             "Chaos pass rate (KPI)",
             (Summed(RESILIENCE_NAMESPACE, kpi_metric("chaos_pass_rate"), "Average"),),
