@@ -149,3 +149,33 @@ def test_cli_accuracy_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     assert code == 5
     assert "no telemetry store" in capsys.readouterr().err
+
+
+def test_cli_accuracy_records_the_overall_accuracy_in_the_history(
+    journals: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ial_resilience.alerting.accuracy import score_overall
+    from ial_resilience.history import HistoryStore, RecordKind
+
+    store = TelemetryStore(tmp_path / "t.db")
+    for alert in ALERTS:
+        record_fired(store, alert)
+    argv = [
+        "alerts",
+        "accuracy",
+        "--journals",
+        str(journals),
+        "--store",
+        str(tmp_path / "t.db"),
+        "--grace",
+        "10s",
+        "--json",
+    ]
+    main(argv)
+    capsys.readouterr()
+    windows, coverage = read_journals(journals)
+    expected = score_overall(ALERTS, windows, coverage, grace=10.0)
+    with HistoryStore.open() as history:
+        (recorded,) = history.records(kind=RecordKind.ALERT_ACCURACY)
+    assert recorded.figures["accuracy"] == expected.accuracy
+    assert recorded.figures["windows"] == expected.windows > 0

@@ -18,6 +18,7 @@ periods alerted / quiet periods; accuracy = (detected + quiet periods not alerte
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -189,6 +190,22 @@ def _gaps(busy: list[tuple[float, float]], coverage: Coverage) -> list[tuple[flo
     if cursor < coverage.end:
         gaps.append((cursor, coverage.end))
     return [(a, b) for a, b in gaps if b > a]
+
+
+ANY_RULE = "(any rule)"
+
+
+def score_overall(
+    alerts: Sequence[FiredAlert],
+    windows: Sequence[FaultWindow],
+    coverage: Coverage | None,
+    *,
+    grace: float,
+) -> RuleAccuracy:
+    """Every rule's alerts taken as one (``ANY_RULE``): did *some* alert catch each fault
+    window, and did any alert fire in a quiet period."""
+    merged = [dataclasses.replace(a, rule=ANY_RULE) for a in alerts]
+    return score_rule(ANY_RULE, merged, windows, coverage, grace=grace)
 
 
 def score_rule(

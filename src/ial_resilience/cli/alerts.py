@@ -7,7 +7,6 @@ provider error.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -272,7 +271,9 @@ def accuracy(
     if rules:
         names = {r.name: r.annotations.get("faults") for r in load_rules(rules).rules}
     scores = accuracy_mod.score(names, alerts, windows, coverage, grace=_seconds(grace, "--grace"))
-    overall = _overall(alerts, windows, coverage, grace)
+    overall = accuracy_mod.score_overall(
+        alerts, windows, coverage, grace=_seconds(grace, "--grace")
+    ).to_json()
     results.save([results.record_accuracy(overall, started=time.time(), title=str(journals))])
     document = {
         "windows": len(windows),
@@ -288,14 +289,6 @@ def accuracy(
         _print_accuracy(scores, len(windows))
     if scores and not all(s.meets_kpis() for s in scores):
         raise typer.Exit(int(ExitCode.DEVIATED))
-
-
-def _overall(alerts: Any, windows: Any, coverage: Any, grace: str) -> dict[str, Any]:
-    """Every rule's alerts merged: what the history records as this run's accuracy."""
-    merged = [dataclasses.replace(a, rule="*") for a in alerts]
-    return accuracy_mod.score_rule(
-        "*", merged, windows, coverage, grace=_seconds(grace, "--grace")
-    ).to_json()
 
 
 def _print_accuracy(scores: list[accuracy_mod.RuleAccuracy], windows: int) -> None:

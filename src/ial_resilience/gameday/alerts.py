@@ -15,7 +15,6 @@ fired in it). The plan's KPIs: accuracy > 90 %, false positives < 5 %.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -36,7 +35,7 @@ DRAIN_S = 15.0
 this long passed: a page still open at the end is reported as such."""
 GRACE_S = 10.0
 """After a fault is reverted, an alert firing this long after still counts as caused by it."""
-ANY_RULE = "(any rule)"
+ANY_RULE = accuracy.ANY_RULE
 
 
 def lab_rules_path() -> Path:
@@ -158,8 +157,7 @@ def day_accuracy(
     coverage = _coverage(journals)
     names = {r.name: r.annotations.get("faults") for r in rules.rules}
     per_rule = accuracy.score(names, alerts, windows, coverage, grace=grace)
-    merged = [dataclasses.replace(a, rule=ANY_RULE) for a in alerts]
-    overall = accuracy.score_rule(ANY_RULE, merged, windows, coverage, grace=grace)
+    overall = accuracy.score_overall(alerts, windows, coverage, grace=grace)
     return {
         "grace_s": grace,
         "fault_windows": len(windows),
