@@ -83,9 +83,11 @@ def deploy(
         bool, typer.Option("--json", help="print the decision record as JSON")
     ] = False,
 ) -> None:
-    """Roll VERSION out to the lab's API replicas: one canary replica first, judged against
-    the others over the same window (Mann-Whitney U on latency, Fisher exact on errors, with
-    minimum effect sizes and samples), then the rest. An alert rule that fires, an error
+    """Canary rollout of VERSION to the lab's API that rolls back by itself when it must.
+
+    One canary replica first, judged against the others over the same window (Mann-Whitney
+    U on latency, Fisher exact on errors, with minimum effect sizes and samples), then the
+    rest. An alert rule that fires, an error
     budget projected to run out, a failed canary or a broken post-deploy experiment rolls
     everything back to the previous version. Needs `ialr lab up`. The decision record is
     written to <state_dir>/rollouts/<id>.json; docs/ROLLBACK.md tells how to tune it.
